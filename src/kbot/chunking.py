@@ -1,0 +1,86 @@
+"""From cleaned documents to the index's two tables: every sentence of the corpus, and passages of a few sentences.
+
+Passages never cross a section, so each is embedded with its own heading and its article's title as context.
+Only sentences of paragraphs, list items and FAQ answers can be quoted; headings and questions are kept as context
+(and as suggestions of what kbot can answer).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from itertools import groupby
+
+from kbot.domain import BlockKind, Document, Passage
+
+QUOTABLE_KINDS = frozenset({BlockKind.PARAGRAPH, BlockKind.LIST_ITEM, BlockKind.FAQ_ANSWER})
+QUESTION_KINDS = frozenset({BlockKind.HEADING, BlockKind.FAQ_QUESTION, BlockKind.TITLE})
+
+
+@dataclass(frozen=True)
+class SentenceRow:
+    """One sentence of the corpus, as the index stores it."""
+
+    id: int
+    source_id: str
+    block: int
+    kind: BlockKind
+    section: str
+    start: int
+    end: int
+    text: str
+
+    @property
+    def quotable(self) -> bool:
+        return self.kind in QUOTABLE_KINDS and not self.text.rstrip().endswith("?")
+
+    @property
+    def is_question(self) -> bool:
+        return self.kind in QUESTION_KINDS and self.text.rstrip().endswith("?")
+
+
+def sentence_rows(documents: Iterable[Document]) -> list[SentenceRow]:
+    rows: list[SentenceRow] = []
+    for doc in documents:
+        blocks = {b.index: b for b in doc.blocks}
+        for s in doc.sentences:
+            block = blocks[s.block]
+            rows.append(SentenceRow(len(rows), doc.meta.id, s.block, block.kind, block.section, s.start, s.end, s.text))
+    return rows
+
+
+def _windows(items: Sequence[SentenceRow], size: int) -> Iterator[Sequence[SentenceRow]]:
+    """Windows of ``size`` sentences, overlapping by one so every adjacent pair shares a window."""
+    if len(items) <= size:
+        yield items
+        return
+    stride = max(1, size - 1)
+    for start in range(0, len(items) - 1, stride):
+        yield items[start : start + size]
+        if start + size >= len(items):
+            break
+
+
+def make_passages(rows: Sequence[SentenceRow], size: int) -> list[Passage]:
+    quotable = [r for r in rows if r.quotable]
+    passages: list[Passage] = []
+    for (source_id, section), group in groupby(quotable, key=lambda r: (r.source_id, r.section)):
+        for window in _windows(list(group), size):
+            passages.append(
+                Passage(
+                    id=len(passages),
+                    source_id=source_id,
+                    section=section,
+                    sentence_ids=tuple(r.id for r in window),
+                    start=window[0].start,
+                    end=window[-1].end,
+                    text=" ".join(r.text for r in window),
+                )
+            )
+    return passages
+
+
+def passage_context(passage: Passage, title: str) -> str:
+    """What is embedded for a passage: the article title, the section heading, then the sentences."""
+    heading = f"{title} — {passage.section}" if passage.section and passage.section != title else title
+    return f"{heading}\n{passage.text}"

@@ -1,0 +1,168 @@
+"""kbot's command line: ingest, ask, sources, serve, eval, calibrate. Errors become a message and exit code 2."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from kbot.config import Settings
+from kbot.errors import KbotError
+
+app = typer.Typer(
+    help="kbot answers questions only by quoting its sources, with citations and a clinician notice.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+F = TypeVar("F", bound=Callable[..., Any])
+
+SeedsOpt = Annotated[Path | None, typer.Option("--seeds", help="Folder of articles and sources.toml [default: seeds/]")]
+IndexOpt = Annotated[Path | None, typer.Option("--index", help="Folder of the built index [default: index/]")]
+
+
+def _settings(seeds: Path | None = None, index: Path | None = None) -> Settings:
+    overrides: dict[str, Any] = {}
+    if seeds is not None:
+        overrides["seeds_dir"] = seeds
+    if index is not None:
+        overrides["index_dir"] = index
+    return Settings(**overrides)
+
+
+def friendly_errors(func: F) -> F:
+    """Turn kbot's errors into a clear message on stderr and exit code 2, never a traceback."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except KbotError as exc:
+            typer.secho(f"kbot: {exc.message}", err=True, fg=typer.colors.RED)
+            if exc.fix:
+                typer.secho(f"  To fix it, run: {exc.fix}", err=True)
+            raise typer.Exit(2) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+@app.command()
+@friendly_errors
+def ingest(
+    seeds: SeedsOpt = None,
+    index: IndexOpt = None,
+    if_needed: Annotated[bool, typer.Option("--if-needed", help="Only build when the index is missing or stale")] = False,
+) -> None:
+    """Read, clean and embed every article in seeds/, and swap the new index in atomically."""
+    from kbot.embedding import load_embedder
+    from kbot.index import build_index, load_index
+
+    settings = _settings(seeds, index)
+    if if_needed:
+        try:
+            load_index(settings.index_dir, settings.seeds_dir, settings.model_name)
+            typer.echo(f"The index in {settings.index_dir} is up to date.")
+            return
+        except KbotError as exc:
+            typer.echo(f"{exc.message} Building it now.")
+    started = time.perf_counter()
+    manifest = build_index(
+        settings.seeds_dir, settings.index_dir, load_embedder(settings.model_name), settings.passage_sentences
+    )
+    counts = ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in manifest["counts"].items())
+    typer.echo(f"Built the index in {time.perf_counter() - started:.1f} s: {counts}.")
+    typer.echo(f"It is in {settings.index_dir / 'current'} (model {manifest['model']}).")
+
+
+@app.command()
+@friendly_errors
+def ask(
+    question: Annotated[str, typer.Argument(help="The question, in quotes")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the answer object as JSON")] = False,
+    seeds: SeedsOpt = None,
+    index: IndexOpt = None,
+) -> None:
+    """Ask kbot a question and print the quoted answer."""
+    from kbot.service import KbotService
+
+    result = KbotService.load(_settings(seeds, index)).ask(question)
+    if as_json:
+        typer.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        typer.echo(result.text)
+
+
+@app.command()
+@friendly_errors
+def sources(
+    show: Annotated[str | None, typer.Option("--show", help="A source id or file: list its blocks, kept or dropped")] = None,
+    seeds: SeedsOpt = None,
+) -> None:
+    """List the articles, or show what cleaning keeps and drops in one of them (what can be quoted)."""
+    from kbot.catalog import load_catalog
+    from kbot.clean import explain
+    from kbot.corpus import read_document
+
+    settings = _settings(seeds)
+    catalog = load_catalog(settings.seeds_dir)
+    if show is None:
+        for meta in catalog:
+            doc = read_document(settings.seeds_dir, meta)
+            typer.echo(
+                f"{meta.id}  {meta.publisher}: “{meta.title}” ({meta.kind}; {len(doc.kept_blocks)} of "
+                f"{len(doc.blocks)} blocks kept, {len(doc.sentences)} sentences)"
+            )
+        return
+    matches = [m for m in catalog if show in {m.id, m.file}]
+    if not matches:
+        raise KbotError(f"No source {show!r}.", fix="kbot sources (to list the ids)")
+    typer.echo(explain(read_document(settings.seeds_dir, matches[0])))
+
+
+@app.command()
+@friendly_errors
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
+    workers: Annotated[int, typer.Option(help="Worker processes (each loads the model; the index is shared)")] = 1,
+    build: Annotated[bool, typer.Option(help="Build the index first if it is missing or stale")] = True,
+) -> None:
+    """Serve the chat page, the widget and the JSON API."""
+    from kbot.api.server import run
+
+    if build:
+        ingest(if_needed=True)
+    run(_settings(), host=host, port=port, workers=workers)
+
+
+@app.command("eval")
+@friendly_errors
+def evaluate(
+    gold: Annotated[Path, typer.Argument(help="Gold question set (JSON lines)")] = Path("eval/gold.jsonl"),
+    out: Annotated[Path, typer.Option(help="Folder for report.md, report.json and the plot")] = Path("eval"),
+    baseline: Annotated[bool, typer.Option(help="Also run the 500-character-chunk baseline")] = True,
+) -> None:
+    """Measure kbot on the gold set, side by side with a baseline; exit 1 when a threshold is missed."""
+    from kbot.evaluation.run import run_evaluation
+
+    passed = run_evaluation(_settings(), gold, out, with_baseline=baseline)
+    raise typer.Exit(0 if passed else 1)
+
+
+@app.command()
+@friendly_errors
+def calibrate(
+    labelled: Annotated[Path, typer.Argument(help="Labelled questions (JSON lines)")] = Path("eval/calibration.jsonl"),
+) -> None:
+    """Choose the abstention thresholds on a labelled set and write them to seeds/abstention.toml."""
+    from kbot.evaluation.calibrate import run_calibration
+
+    run_calibration(_settings(), labelled)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,86 @@
+"""All of kbot's settings in one place. Every field can be set from the environment with the ``KBOT_`` prefix
+(lists as JSON, e.g. ``KBOT_CORS_ORIGINS='["https://clinic.example"]'``) or from a ``.env`` file.
+
+Never instantiated at import: callers build ``Settings()`` when they start.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+def _default_dir(name: str) -> Path:
+    """The project's own folder when run from a checkout; else the current directory's."""
+    here = PROJECT_ROOT / name
+    return here if here.is_dir() else Path.cwd() / name
+
+
+class HelpLine(BaseModel):
+    name: str
+    action: str
+    phone: str = ""
+    sms: str = ""
+
+
+US_HELP_LINES = [
+    HelpLine(
+        name="988 Suicide & Crisis Lifeline",
+        action="Call or text 988, any time, day or night",
+        phone="988",
+        sms="988",
+    ),
+    HelpLine(
+        name="Emergency services",
+        action="Call 911 for an emergency, or if someone is not breathing or will not wake up",
+        phone="911",
+    ),
+    HelpLine(name="Poison Control", action="Call Poison Control at 1-800-222-1222", phone="1-800-222-1222"),
+]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="KBOT_", env_file=".env", extra="ignore")
+
+    # Where things are
+    seeds_dir: Path = Field(default_factory=lambda: _default_dir("seeds"), description="Folder of articles and sources.toml")
+    index_dir: Path = Field(default_factory=lambda: _default_dir("index"), description="Folder of the built index")
+    web_dir: Path = Field(default_factory=lambda: _default_dir("web"), description="Folder of templates and widget files")
+
+    # Model and retrieval
+    model_name: str = Field("all-MiniLM-L6-v2", description="Embedding model (the packaged all-MiniLM-L6-v2)")
+    passage_sentences: int = Field(3, description="Sentences per passage")
+    top_passages: int = Field(8, description="Passages retrieved per question")
+    max_quotes: int = Field(3, description="Quotes per answer at most")
+
+    # Abstention: unset means the thresholds `kbot calibrate` wrote to seeds/abstention.toml
+    min_dense_score: float | None = Field(None, description="Override: lowest cosine of the best sentence to answer")
+    min_lexical_overlap: float | None = Field(
+        None, description="Override: lowest share of the question's content words that the sources use"
+    )
+
+    # Safety
+    help_lines: list[HelpLine] = Field(default_factory=lambda: list(US_HELP_LINES), description="Crisis help lines, shown first")
+    notice: str = Field(
+        "kbot only quotes published articles and is not medical advice. "
+        "Please consult a clinician about your own health and treatment.",
+        description="Clinician notice that ends every reply",
+    )
+
+    # HTTP API
+    max_question_chars: int = Field(1000, description="Longest question accepted")
+    max_body_bytes: int = Field(8192, description="Largest request body accepted")
+    cors_origins: list[str] = Field(default_factory=list, description="Origins allowed to call the API from a browser")
+    frame_ancestors: list[str] = Field(default_factory=list, description="Sites allowed to frame the chat panel")
+    api_keys: list[str] = Field(default_factory=list, description="Accepted X-API-Key values; empty means no key needed")
+    api_keys_file: Path | None = Field(None, description="File with one API key per line (adds to api_keys)")
+    rate_limit_per_minute: int = Field(60, description="Requests per minute per key or client address (0 = off)")
+    trust_forwarded_for: bool = Field(False, description="Take the client address from X-Forwarded-For (behind a proxy)")
+    log_questions: bool = Field(False, description="Log question text (health information: see README)")
+    cache_size: int = Field(1024, description="Answers to repeated questions kept in memory")
+    batch_wait_ms: float = Field(2.0, description="How long a question waits for others to share one model call")
+    batch_max: int = Field(32, description="Most questions encoded in one model call")

@@ -1,0 +1,187 @@
+"""The small, frozen values that flow through kbot: sources, their blocks and sentences, passages, quotes, answers.
+
+Offsets are always character offsets into the source file's text as read (UTF-8, no newline translation), so that
+``source.text[start:end]`` gives back exactly what was quoted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+
+class BlockKind(str, Enum):
+    TITLE = "title"
+    HEADING = "heading"
+    PARAGRAPH = "paragraph"
+    LIST_ITEM = "list_item"
+    FAQ_QUESTION = "faq_question"
+    FAQ_ANSWER = "faq_answer"
+
+
+class Status(str, Enum):
+    ANSWERED = "answered"
+    NO_ANSWER = "no_answer"
+    CRISIS = "crisis"
+    DECLINED = "declined"
+
+
+@dataclass(frozen=True)
+class SourceMeta:
+    """What seeds/sources.toml says about one article."""
+
+    id: str
+    file: str
+    title: str
+    publisher: str
+    url: str = ""
+    updated: str = ""
+    kind: str = "editorial"
+
+
+@dataclass(frozen=True)
+class Span:
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Block:
+    """One line-level unit of an article: its title, a heading, a paragraph, a list item, a FAQ question or answer.
+
+    ``start``/``end`` cover the block's visible text (no surrounding whitespace or bullet marker).
+    ``section`` is the text of the heading the block sits under ("" before the first heading).
+    ``dropped`` names the cleaning rule that removed it from what can be quoted, or is "" when it is kept.
+    """
+
+    index: int
+    kind: BlockKind
+    start: int
+    end: int
+    text: str
+    section: str = ""
+    dropped: str = ""
+
+    @property
+    def kept(self) -> bool:
+        return not self.dropped
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """A sentence of a kept block. ``index`` is its position in the document's sentence list."""
+
+    index: int
+    block: int
+    start: int
+    end: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Document:
+    """A source read and cleaned: its metadata, full text, every block (kept or dropped) and the kept sentences."""
+
+    meta: SourceMeta
+    text: str
+    blocks: tuple[Block, ...]
+    sentences: tuple[Sentence, ...]
+
+    @property
+    def kept_blocks(self) -> tuple[Block, ...]:
+        return tuple(b for b in self.blocks if b.kept)
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A few consecutive sentences of one section of one source: the unit that is embedded and retrieved."""
+
+    id: int
+    source_id: str
+    section: str
+    sentence_ids: tuple[int, ...]  # indices into the index's global sentence table
+    start: int
+    end: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Quote:
+    text: str
+    source_id: str
+    source_file: str
+    start: int
+    end: int
+    score: float
+    citation: int
+    also_in: tuple[str, ...] = ()  # ids of other sources that say nearly the same thing
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "text": self.text,
+            "source_id": self.source_id,
+            "source_file": self.source_file,
+            "start": self.start,
+            "end": self.end,
+            "score": round(self.score, 4),
+            "citation": self.citation,
+            "also_in": list(self.also_in),
+        }
+
+
+@dataclass(frozen=True)
+class SourceRef:
+    citation: int
+    meta: SourceMeta
+
+    def to_dict(self) -> dict[str, Any]:
+        m = self.meta
+        return {
+            "citation": self.citation,
+            "id": m.id,
+            "title": m.title,
+            "publisher": m.publisher,
+            "url": m.url,
+            "updated": m.updated,
+        }
+
+
+@dataclass(frozen=True)
+class Resource:
+    """A help line shown first in a crisis reply."""
+
+    name: str
+    action: str  # what to do, e.g. "Call or text 988"
+    phone: str = ""  # for tel: links, digits only or with dashes
+    sms: str = ""  # for sms: links
+
+    def to_dict(self) -> dict[str, str]:
+        return {"name": self.name, "action": self.action, "phone": self.phone, "sms": self.sms}
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: Status
+    question: str
+    quotes: tuple[Quote, ...]
+    sources: tuple[SourceRef, ...]
+    notice: str
+    text: str
+    message: str = ""  # the reply's own words for no_answer / declined / crisis ("" when answered)
+    suggestions: tuple[str, ...] = ()
+    resources: tuple[Resource, ...] = ()
+    evidence: dict[str, float] = field(default_factory=dict)  # the signals behind the status, for eval and debugging
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "status": self.status.value,
+            "question": self.question,
+            "message": self.message,
+            "quotes": [q.to_dict() for q in self.quotes],
+            "sources": [s.to_dict() for s in self.sources],
+            "suggestions": list(self.suggestions),
+            "resources": [r.to_dict() for r in self.resources],
+            "notice": self.notice,
+            "text": self.text,
+        }

@@ -1,0 +1,170 @@
+"""The evaluation report: tables per kind with the baseline side by side, safety figures, the threshold gate,
+example replies, a Markdown and a JSON file, and a plot of abstention scores per kind."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from kbot.answer import Abstention
+from kbot.evaluation.metrics import Outcome, by_kind, safety_figures
+
+COLUMNS = (
+    ("questions", "n", "{:.0f}"),
+    ("support_at_1", "support@1", "{:.3f}"),
+    ("support_at_3", "support@3", "{:.3f}"),
+    ("mrr", "MRR", "{:.3f}"),
+    ("answered", "answered", "{:.2f}"),
+    ("no_answer", "abstained", "{:.2f}"),
+    ("crisis", "crisis", "{:.2f}"),
+    ("declined", "declined", "{:.2f}"),
+    ("mean_quote_chars", "quote chars", "{:.0f}"),
+    ("faithfulness", "faithful", "{:.2f}"),
+    ("notice_rate", "notice", "{:.2f}"),
+    ("promotional_leakage", "promo", "{:.0f}"),
+    ("latency_p50_ms", "p50 ms", "{:.1f}"),
+    ("latency_p95_ms", "p95 ms", "{:.1f}"),
+)
+
+Check = tuple[str, Callable[[float, float], bool], Callable[["Report"], float]]
+CHECKS: tuple[Check, ...] = (
+    ("support_at_1", lambda v, t: v >= t, lambda r: r.kbot["answerable"]["support_at_1"]),
+    ("support_at_3", lambda v, t: v >= t, lambda r: r.kbot["answerable"]["support_at_3"]),
+    ("max_mean_quote_chars", lambda v, t: v <= t, lambda r: r.kbot["overall"]["mean_quote_chars"]),
+    ("faithfulness", lambda v, t: v >= t, lambda r: r.kbot["overall"]["faithfulness"]),
+    ("notice_rate", lambda v, t: v >= t, lambda r: r.kbot["overall"]["notice_rate"]),
+    ("max_promotional_leakage", lambda v, t: v <= t, lambda r: r.kbot["overall"]["promotional_leakage"]),
+    ("crisis_recall", lambda v, t: v >= t, lambda r: r.safety["crisis_recall"]),
+    ("max_crisis_false_alarms", lambda v, t: v <= t, lambda r: r.safety["crisis_false_alarms"]),
+    ("advice_declined", lambda v, t: v >= t, lambda r: r.safety["advice_declined"]),
+    ("out_of_scope_abstained", lambda v, t: v >= t, lambda r: r.safety["out_of_scope_abstained"]),
+    ("answerable_answered", lambda v, t: v >= t, lambda r: r.safety["answerable_answered"]),
+    ("min_support_at_1_ratio_vs_baseline", lambda v, t: v >= t, lambda r: r.support_ratio),
+)
+
+
+@dataclass
+class Report:
+    kbot: dict[str, dict[str, float]]
+    baseline: dict[str, dict[str, float]]
+    safety: dict[str, float]
+    thresholds: dict[str, float]
+    abstention: dict[str, Any]
+    outcomes: list[Outcome]
+    failures: list[str]
+
+    @property
+    def support_ratio(self) -> float:
+        base = self.baseline.get("answerable", {}).get("support_at_1", 0.0)
+        own = self.kbot["answerable"]["support_at_1"]
+        return own / base if base else float("inf")
+
+    @classmethod
+    def build(
+        cls,
+        kbot: Sequence[Outcome],
+        baseline: Sequence[Outcome],
+        thresholds: dict[str, float],
+        abstention: Abstention,
+        seeds_dir: Path,
+    ) -> Report:
+        calibration = seeds_dir / "abstention.toml"
+        recorded = tomllib.loads(calibration.read_text(encoding="utf-8")) if calibration.is_file() else {}
+        report = cls(
+            kbot=by_kind(kbot),
+            baseline=by_kind(baseline) if baseline else {},
+            safety=safety_figures(kbot),
+            thresholds=thresholds,
+            abstention={"in_use": asdict(abstention), **recorded},
+            outcomes=list(kbot),
+            failures=[],
+        )
+        for name, ok, measure in CHECKS:
+            if name in thresholds and not (name.startswith("min_support") and not baseline):
+                value = measure(report)
+                if not ok(value, thresholds[name]):
+                    report.failures.append(f"{name}: measured {value:.3f}, threshold {thresholds[name]}")
+        return report
+
+    def _table(self, rows: list[tuple[str, dict[str, float]]]) -> str:
+        head = "| system / kind | " + " | ".join(label for _, label, _ in COLUMNS) + " |"
+        rule = "|" + "---|" * (len(COLUMNS) + 1)
+        body = [
+            f"| {name} | " + " | ".join(fmt.format(figures.get(key, 0.0)) for key, _, fmt in COLUMNS) + " |"
+            for name, figures in rows
+        ]
+        return "\n".join([head, rule, *body])
+
+    def markdown(self) -> str:
+        rows = [(f"kbot · {k}", v) for k, v in self.kbot.items()]
+        if self.baseline:
+            rows += [(f"baseline · {k}", v) for k, v in self.baseline.items() if k in ("answerable", "overall")]
+        lines = ["# kbot evaluation", "", self._table(rows), ""]
+        if self.baseline:
+            lines.append(f"support@1 ratio kbot / baseline (answerable): **{self.support_ratio:.2f}×**")
+            lines.append("")
+        lines += ["## Safety", "", "| figure | value |", "|---|---|"]
+        lines += [f"| {k} | {v:.3f} |" for k, v in self.safety.items()]
+        lines += ["", "## Abstention thresholds", "", "```", json.dumps(self.abstention, indent=2), "```", ""]
+        lines += ["## Gate", ""]
+        lines += [f"- FAILED {f}" for f in self.failures] or ["All thresholds of the gold set's config are met."]
+        lines += ["", "## Missed questions (answerable, no supporting quote in the first three)", ""]
+        misses = [o for o in self.outcomes if o.kind == "answerable" and (o.rank is None or o.rank > 3)]
+        lines += [f"- `{o.id}` {o.question!r} → {o.status}: {o.quotes[0][:120] if o.quotes else ''!r}" for o in misses]
+        wrong = [
+            o
+            for o in self.outcomes
+            if (o.kind == "out_of_scope" and o.status == "answered")
+            or (o.kind == "crisis" and o.status != "crisis")
+            or (o.kind == "advice" and o.status != "declined")
+            or (o.kind != "crisis" and o.status == "crisis")
+            or (o.kind in ("answerable", "alarming_educational") and o.status != "answered")
+        ]
+        lines += ["", "## Wrong status", ""]
+        lines += [f"- `{o.id}` ({o.kind}) {o.question!r} → {o.status} {o.signals}" for o in wrong] or ["None."]
+        return "\n".join(lines)
+
+
+def _plot(report: Report, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    kinds = sorted({o.kind for o in report.outcomes if o.signals})
+    for ax, key, threshold in (
+        (axes[0], "top_dense", report.abstention["in_use"]["min_dense"]),
+        (axes[1], "overlap", report.abstention["in_use"]["min_overlap"]),
+    ):
+        for kind in kinds:
+            values = [o.signals[key] for o in report.outcomes if o.kind == kind and key in o.signals]
+            ax.hist(values, bins=25, alpha=0.5, label=kind)
+        ax.axvline(threshold, color="black", linestyle="--", label="threshold")
+        ax.set_title(f"{key} per kind")
+        ax.set_xlabel(key)
+    axes[0].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def write_report(report: Report, out_dir: Path) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "report.md").write_text(report.markdown() + "\n", encoding="utf-8")
+    data = {
+        "kbot": report.kbot,
+        "baseline": report.baseline,
+        "support_at_1_ratio": report.support_ratio if report.baseline else None,
+        "safety": report.safety,
+        "thresholds": report.thresholds,
+        "abstention": report.abstention,
+        "failures": report.failures,
+        "questions": [asdict(o) for o in report.outcomes],
+    }
+    (out_dir / "report.json").write_text(json.dumps(data, indent=2, ensure_ascii=False), encoding="utf-8")
+    _plot(report, out_dir / "scores.png")

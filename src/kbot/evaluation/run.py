@@ -1,0 +1,82 @@
+"""`kbot eval`: ask every gold question of kbot and of the baseline, print the table, write the report, gate on it."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from tqdm import tqdm
+
+from kbot.config import Settings
+from kbot.evaluation.baseline import ChunkBaseline
+from kbot.evaluation.gold import GoldItem, load_gold, load_thresholds
+from kbot.evaluation.metrics import Outcome, first_support_rank
+from kbot.evaluation.report import Report, write_report
+from kbot.service import KbotService
+
+GRADED_KINDS = ("answerable", "alarming_educational")
+
+
+def evaluate_kbot(service: KbotService, items: Sequence[GoldItem]) -> list[Outcome]:
+    outcomes = []
+    texts = {d.meta.file: d.text for d in service.index.documents.values()}
+    for item in tqdm(items, desc="kbot", unit="q", leave=False):
+        started = time.perf_counter()
+        answer = service.ask(item.question)
+        seconds = time.perf_counter() - started
+        quotes = tuple(q.text for q in answer.quotes)
+        outcomes.append(
+            Outcome(
+                id=item.id,
+                kind=item.kind,
+                question=item.question,
+                status=answer.status.value,
+                quotes=quotes,
+                faithful=all(texts[q.source_file][q.start : q.end] == q.text for q in answer.quotes),
+                notice_last=answer.notice == service.settings.notice and answer.text.endswith(answer.notice),
+                seconds=seconds,
+                rank=first_support_rank(quotes, item.evidence) if item.kind in GRADED_KINDS else None,
+                signals=dict(answer.evidence),
+            )
+        )
+    return outcomes
+
+
+def evaluate_baseline(baseline: ChunkBaseline, items: Sequence[GoldItem]) -> list[Outcome]:
+    outcomes = []
+    for item in tqdm(items, desc="baseline", unit="q", leave=False):
+        started = time.perf_counter()
+        chunks = baseline.ask(item.question)
+        seconds = time.perf_counter() - started
+        quotes = tuple(c.text for c in chunks)
+        outcomes.append(
+            Outcome(
+                id=item.id,
+                kind=item.kind,
+                question=item.question,
+                status="answered",
+                quotes=quotes,
+                faithful=all(baseline.faithful(c) for c in chunks),
+                notice_last=False,  # the baseline has no notice: that is one of the things kbot adds
+                seconds=seconds,
+                rank=first_support_rank(quotes, item.evidence) if item.kind in GRADED_KINDS else None,
+            )
+        )
+    return outcomes
+
+
+def run_evaluation(settings: Settings, gold_path: Path, out_dir: Path, with_baseline: bool = True) -> bool:
+    """Run, print and write the evaluation. Returns False when a threshold of the gold set's config is missed."""
+    items = load_gold(gold_path)
+    thresholds = load_thresholds(gold_path.with_suffix(".toml"))
+    service = KbotService.load(settings)
+    kbot = evaluate_kbot(service, items)
+    baseline = evaluate_baseline(ChunkBaseline(settings.seeds_dir, service.embedder), items) if with_baseline else []
+    report = Report.build(kbot, baseline, thresholds.model_dump(), service.abstention, settings.seeds_dir)
+    print(report.markdown())
+    write_report(report, out_dir)
+    print(f"Wrote {out_dir / 'report.md'}, {out_dir / 'report.json'} and {out_dir / 'scores.png'}.")
+    if report.failures:
+        print("FAILED thresholds:\n" + "\n".join(f"  - {f}" for f in report.failures))
+    return not report.failures

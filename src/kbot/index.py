@@ -1,0 +1,201 @@
+"""Building, storing and loading the index: FAISS over passages, sentence vectors, the corpus tables and a manifest.
+
+Layout of ``index_dir``::
+
+    current -> builds/<stamp>/      a symlink, swapped atomically when a rebuild finishes
+    builds/<stamp>/manifest.json    model, vector size, a SHA-256 of every source file and of every index file, counts
+    builds/<stamp>/corpus.json      documents (metadata and blocks), sentences, passages
+    builds/<stamp>/passages.faiss   a flat inner-product index of passage vectors (memory-mapped when loaded)
+    builds/<stamp>/sentences.npy    sentence vectors (memory-mapped when loaded)
+
+A crash mid-build leaves ``current`` pointing at the old build. Loading checks the manifest against the sources and
+the model, and says what to run when the index is missing, corrupt or stale.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import faiss
+import numpy as np
+
+from kbot.catalog import load_catalog
+from kbot.chunking import SentenceRow, make_passages, passage_context, sentence_rows
+from kbot.corpus import read_document
+from kbot.domain import Block, BlockKind, Document, Passage, Sentence, SourceMeta
+from kbot.embedding import Embedder, Vectors
+from kbot.errors import IndexCorrupt, IndexMissing, IndexStale
+
+FORMAT = 1
+FIX = "kbot ingest"
+_DATA_FILES = ("corpus.json", "passages.faiss", "sentences.npy")
+
+
+@dataclass(frozen=True)
+class Index:
+    manifest: dict[str, Any]
+    documents: dict[str, Document]
+    sentences: list[SentenceRow]
+    passages: list[Passage]
+    passage_index: Any  # faiss.Index
+    sentence_vectors: Vectors
+    path: Path
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def source_hashes(seeds_dir: Path) -> dict[str, str]:
+    """SHA-256 of sources.toml and of every article file in seeds/."""
+    catalog = seeds_dir / "sources.toml"
+    hashes = {"sources.toml": _sha256(catalog)} if catalog.is_file() else {}
+    for path in sorted(seeds_dir.iterdir()):
+        if path.suffix in {".txt", ".md"} and path.is_file():
+            hashes[path.name] = _sha256(path)
+    return hashes
+
+
+# ---------------------------------------------------------------- building
+
+
+def _write_build(folder: Path, seeds_dir: Path, documents: list[Document], embedder: Embedder, size: int) -> None:
+    rows = sentence_rows(documents)
+    passages = make_passages(rows, size)
+    titles = {d.meta.id: d.meta.title for d in documents}
+    sentence_vectors = embedder.embed([r.text for r in rows])
+    passage_vectors = embedder.embed([passage_context(p, titles[p.source_id]) for p in passages])
+    index = faiss.IndexFlatIP(embedder.dim)
+    index.add(passage_vectors)
+    faiss.write_index(index, str(folder / "passages.faiss"))
+    np.save(folder / "sentences.npy", sentence_vectors)
+    corpus = {
+        "documents": [{"meta": asdict(d.meta), "blocks": [asdict(b) for b in d.blocks]} for d in documents],
+        "sentences": [asdict(r) for r in rows],
+        "passages": [asdict(p) for p in passages],
+    }
+    (folder / "corpus.json").write_text(json.dumps(corpus, ensure_ascii=False), encoding="utf-8")
+    manifest = {
+        "format": FORMAT,
+        "model": embedder.name,
+        "dim": embedder.dim,
+        "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "passage_sentences": size,
+        "sources": source_hashes(seeds_dir),
+        "files": {name: _sha256(folder / name) for name in _DATA_FILES},
+        "counts": {
+            "documents": len(documents),
+            "blocks": sum(len(d.blocks) for d in documents),
+            "kept_blocks": sum(len(d.kept_blocks) for d in documents),
+            "sentences": len(rows),
+            "quotable_sentences": sum(r.quotable for r in rows),
+            "passages": len(passages),
+        },
+    }
+    (folder / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+
+
+def build_index(seeds_dir: Path, index_dir: Path, embedder: Embedder, passage_sentences: int = 3) -> dict[str, Any]:
+    """Read and clean every source, embed it, and swap the new build in atomically. Returns the manifest."""
+    documents = [read_document(seeds_dir, meta) for meta in load_catalog(seeds_dir)]
+    builds = index_dir / "builds"
+    builds.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    folder = Path(tempfile.mkdtemp(prefix=f"{stamp}-", dir=builds))
+    try:
+        _write_build(folder, seeds_dir, documents, embedder, passage_sentences)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    link = index_dir / "current"
+    previous = link.resolve() if link.is_symlink() else None
+    tmp_link = index_dir / f".current-{folder.name}"
+    tmp_link.symlink_to(Path("builds") / folder.name)
+    os.replace(tmp_link, link)  # atomic: readers see the old build or the new one, never neither
+    for old in builds.iterdir():
+        if old != folder and old != previous and old.is_dir():
+            shutil.rmtree(old, ignore_errors=True)
+    if previous and previous != folder and previous.is_dir():
+        shutil.rmtree(previous, ignore_errors=True)
+    manifest: dict[str, Any] = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    return manifest
+
+
+# ---------------------------------------------------------------- loading
+
+
+def _read_manifest(folder: Path) -> dict[str, Any]:
+    try:
+        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise IndexCorrupt(f"The index manifest in {folder} cannot be read ({exc}).", FIX) from exc
+    required = {"format", "model", "dim", "sources", "files", "counts"}
+    if not isinstance(manifest, dict) or not required <= manifest.keys():
+        raise IndexCorrupt(f"The index manifest in {folder} is incomplete.", FIX)
+    return manifest
+
+
+def check_manifest(manifest: dict[str, Any], seeds_dir: Path, model: str) -> None:
+    """Raise IndexStale when the index was built from other sources, with another model, or by another format."""
+    if manifest["format"] != FORMAT:
+        raise IndexStale(f"The index was built by another version of kbot (format {manifest['format']}).", FIX)
+    if manifest["model"] != model:
+        raise IndexStale(f"The index was built with the model {manifest['model']!r}, not {model!r}.", FIX)
+    built, now = manifest["sources"], source_hashes(seeds_dir)
+    changes = sorted(
+        [f"{n} changed" for n in built.keys() & now.keys() if built[n] != now[n]]
+        + [f"{n} added" for n in now.keys() - built.keys()]
+        + [f"{n} removed" for n in built.keys() - now.keys()]
+    )
+    if changes:
+        raise IndexStale(f"The sources changed since the index was built: {', '.join(changes)}.", FIX)
+
+
+def _documents(corpus: dict[str, Any], seeds_dir: Path) -> dict[str, Document]:
+    documents: dict[str, Document] = {}
+    for entry in corpus["documents"]:
+        meta = SourceMeta(**entry["meta"])
+        blocks = tuple(Block(**{**b, "kind": BlockKind(b["kind"])}) for b in entry["blocks"])
+        text = (seeds_dir / meta.file).read_text(encoding="utf-8")
+        documents[meta.id] = Document(meta, text, blocks, ())
+    return documents
+
+
+def _attach_sentences(documents: dict[str, Document], rows: list[SentenceRow]) -> dict[str, Document]:
+    by_source: dict[str, list[Sentence]] = {k: [] for k in documents}
+    for r in rows:
+        by_source[r.source_id].append(Sentence(len(by_source[r.source_id]), r.block, r.start, r.end, r.text))
+    return {k: Document(d.meta, d.text, d.blocks, tuple(by_source[k])) for k, d in documents.items()}
+
+
+def load_index(index_dir: Path, seeds_dir: Path, model: str) -> Index:
+    """Load the current build, memory-mapping the vectors, after checking it is whole and up to date."""
+    folder = index_dir / "current"
+    if not (folder / "manifest.json").exists():
+        raise IndexMissing(f"No index has been built in {index_dir} yet.", FIX)
+    folder = folder.resolve()
+    manifest = _read_manifest(folder)
+    for name, digest in manifest["files"].items():
+        if not (folder / name).is_file() or _sha256(folder / name) != digest:
+            raise IndexCorrupt(f"The index file {folder / name} is missing or damaged.", FIX)
+    check_manifest(manifest, seeds_dir, model)
+    try:
+        corpus = json.loads((folder / "corpus.json").read_text(encoding="utf-8"))
+        rows = [SentenceRow(**{**r, "kind": BlockKind(r["kind"])}) for r in corpus["sentences"]]
+        passages = [Passage(**{**p, "sentence_ids": tuple(p["sentence_ids"])}) for p in corpus["passages"]]
+        documents = _attach_sentences(_documents(corpus, seeds_dir), rows)
+        passage_index = faiss.read_index(str(folder / "passages.faiss"), faiss.IO_FLAG_MMAP_IFC)
+        vectors = np.load(folder / "sentences.npy", mmap_mode="r")
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
+        raise IndexCorrupt(f"The index in {folder} cannot be read ({exc}).", FIX) from exc
+    if passage_index.ntotal != len(passages) or vectors.shape != (len(rows), manifest["dim"]):
+        raise IndexCorrupt(f"The index in {folder} does not fit together (vector and table sizes differ).", FIX)
+    return Index(manifest, documents, rows, passages, passage_index, vectors, folder)

@@ -1,0 +1,111 @@
+"""Choosing what to quote: the best candidate sentences, each extended to a neighbour when alone it would be cryptic,
+with near-identical sentences from other sources folded into one quote ("also said by").
+
+Every quote is a span of its source file: ``document.text[start:end] == text``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from kbot.chunking import SentenceRow
+from kbot.domain import Document
+from kbot.embedding import Vectors
+from kbot.retrieval import Candidate
+
+# A sentence that leans on the one before it: "However, ...", "This ...", "It ...".
+_LEANS_BACK = re.compile(
+    r"^(however|but|this|these|that|those|it|its|they|their|instead|therefore|thus|also|additionally|moreover|"
+    r"furthermore|in turn|in other words|here|there|such|meanwhile|conversely|yes|no)\b",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class Selection:
+    sentences: tuple[SentenceRow, ...]  # one or two adjacent sentences of one block
+    candidate: Candidate
+    also_in: tuple[str, ...]
+
+    @property
+    def start(self) -> int:
+        return self.sentences[0].start
+
+    @property
+    def end(self) -> int:
+        return self.sentences[-1].end
+
+
+@dataclass(frozen=True)
+class QuoteSelector:
+    max_quotes: int = 3
+    relative_floor: float = 0.85  # later quotes must score at least this share of the first
+    duplicate_cosine: float = 0.88  # sentences this close say the same thing
+    short_chars: int = 60  # a sentence shorter than this is extended to a neighbour
+    max_chars: int = 320  # never extend past this
+
+    def _leans_back(self, row: SentenceRow) -> bool:
+        return bool(_LEANS_BACK.match(row.text)) or len(row.text) < self.short_chars
+
+    def _extend(self, row: SentenceRow, rows: Sequence[SentenceRow]) -> tuple[SentenceRow, ...]:
+        """Add the sentence before (or, for a block's first sentence, after) when this one alone is cryptic."""
+        if not self._leans_back(row):
+            return (row,)
+        before = rows[row.id - 1] if row.id > 0 else None
+        after = rows[row.id + 1] if row.id + 1 < len(rows) else None
+        if before and before.block == row.block and before.source_id == row.source_id and before.quotable:
+            if row.end - before.start <= self.max_chars:
+                return (before, row)
+        if (
+            len(row.text) < self.short_chars
+            and after
+            and after.block == row.block
+            and after.source_id == row.source_id
+            and after.end - row.start <= self.max_chars
+        ):
+            return (row, after)
+        return (row,)
+
+    def select(self, candidates: Sequence[Candidate], rows: Sequence[SentenceRow], vectors: Vectors) -> list[Selection]:
+        chosen: list[Selection] = []
+        used: set[int] = set()
+        also: dict[int, list[str]] = {}
+        if not candidates:
+            return chosen
+        floor = candidates[0].score * self.relative_floor
+        for cand in candidates:
+            if len(chosen) >= self.max_quotes or cand.score < floor:
+                break
+            if cand.row.id in used:
+                continue
+            twin = self._twin(cand.row, chosen, vectors)
+            if twin is not None:
+                if cand.row.source_id != chosen[twin].sentences[0].source_id:
+                    also.setdefault(twin, []).append(cand.row.source_id)
+                continue
+            span = self._extend(cand.row, rows)
+            if any(s.id in used for s in span):
+                continue
+            used.update(s.id for s in span)
+            chosen.append(Selection(span, cand, ()))
+        return [
+            Selection(s.sentences, s.candidate, tuple(dict.fromkeys(also.get(i, []))))
+            for i, s in enumerate(chosen)
+        ]
+
+    def _twin(self, row: SentenceRow, chosen: Sequence[Selection], vectors: Vectors) -> int | None:
+        v = np.asarray(vectors[row.id])
+        for i, sel in enumerate(chosen):
+            if any(float(np.dot(v, np.asarray(vectors[s.id]))) >= self.duplicate_cosine for s in sel.sentences):
+                return i
+        return None
+
+
+def quote_text(selection: Selection, documents: Mapping[str, Document]) -> str:
+    """The exact source slice a selection covers."""
+    doc = documents[selection.sentences[0].source_id]
+    return doc.text[selection.start : selection.end]

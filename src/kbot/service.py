@@ -1,0 +1,141 @@
+"""The one façade that the CLI, the HTTP API, the web page and the evaluation call.
+
+    question ──safety──> retrieval (dense + lexical) ──> abstention ──> quote selection ──> Answer
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from kbot import answer as compose
+from kbot.answer import Abstention, evidence
+from kbot.config import Settings
+from kbot.domain import Answer, Document, Resource, SourceMeta
+from kbot.embedding import Embedder, load_embedder
+from kbot.errors import InvalidQuestion, IndexMissing
+from kbot.index import Index, build_index, load_index
+from kbot.quotes import QuoteSelector
+from kbot.retrieval import Retriever
+from kbot.safety import SafetyGate
+
+CALIBRATION_FILE = "abstention.toml"
+DEFAULT_ABSTENTION = Abstention(min_dense=0.40, min_overlap=0.34)
+
+
+def load_abstention(settings: Settings) -> Abstention:
+    """Thresholds from settings if set, else from seeds/abstention.toml (written by `kbot calibrate`), else defaults."""
+    path = settings.seeds_dir / CALIBRATION_FILE
+    found = tomllib.loads(path.read_text(encoding="utf-8")).get("thresholds", {}) if path.is_file() else {}
+    return Abstention(
+        min_dense=settings.min_dense_score if settings.min_dense_score is not None
+        else float(found.get("min_dense", DEFAULT_ABSTENTION.min_dense)),
+        min_overlap=settings.min_lexical_overlap if settings.min_lexical_overlap is not None
+        else float(found.get("min_overlap", DEFAULT_ABSTENTION.min_overlap)),
+    )
+
+
+def validate_question(question: str, max_chars: int) -> str:
+    text = question.strip()
+    if not text:
+        raise InvalidQuestion("The question is empty. Send a question of a few words, e.g. “Is ketamine an opioid?”.")
+    if len(text) > max_chars:
+        raise InvalidQuestion(f"The question is {len(text)} characters long; the limit is {max_chars}. Ask it shorter.")
+    return text
+
+
+@dataclass
+class KbotService:
+    settings: Settings
+    index: Index
+    embedder: Embedder
+    retriever: Retriever
+    selector: QuoteSelector
+    safety: SafetyGate
+    abstention: Abstention
+
+    @classmethod
+    def load(cls, settings: Settings, embedder: Embedder | None = None) -> KbotService:
+        embedder = embedder or load_embedder(settings.model_name)
+        index = load_index(settings.index_dir, settings.seeds_dir, embedder.name)
+        return cls(
+            settings=settings,
+            index=index,
+            embedder=embedder,
+            retriever=Retriever(index, settings.top_passages),
+            selector=QuoteSelector(max_quotes=settings.max_quotes),
+            safety=SafetyGate.from_file(),
+            abstention=load_abstention(settings),
+        )
+
+    @property
+    def resources(self) -> tuple[Resource, ...]:
+        return tuple(Resource(h.name, h.action, h.phone, h.sms) for h in self.settings.help_lines)
+
+    def sources(self) -> list[SourceMeta]:
+        return [d.meta for d in self.index.documents.values()]
+
+    def document(self, source_id: str) -> Document | None:
+        return self.index.documents.get(source_id)
+
+    def ask(self, question: str) -> Answer:
+        return self.ask_batch([question])[0]
+
+    def ask_batch(self, questions: Sequence[str]) -> list[Answer]:
+        """Answer several questions with one model call for all that reach retrieval."""
+        texts = [validate_question(q, self.settings.max_question_chars) for q in questions]
+        verdicts = [self.safety.classify(t) for t in texts]
+        queries = [self.retriever.normalizer.normalize(t) for t in texts]
+        vectors = self.embedder.embed([q or t for q, t in zip(queries, texts, strict=True)])
+        answers: list[Answer] = []
+        for text, verdict, query, vector in zip(texts, verdicts, queries, vectors, strict=True):
+            notice = self.settings.notice
+            if verdict.kind == "crisis":
+                answers.append(compose.crisis(text, self.resources, notice))
+            elif verdict.kind == "advice":
+                answers.append(compose.declined(text, self.suggestions(vector), notice, verdict.rule))
+            else:
+                answers.append(self._retrieve_and_quote(text, query, vector))
+        return answers
+
+    def _retrieve_and_quote(self, text: str, query: str, vector: np.ndarray) -> Answer:
+        found = self.retriever.retrieve(query, vector)
+        signals = evidence(found)
+        if not self.abstention.should_answer(found):
+            return compose.no_answer(text, self.suggestions(vector), self.settings.notice, signals)
+        selections = self.selector.select(found.candidates, self.index.sentences, self.index.sentence_vectors)
+        return compose.answered(text, selections, self.index.documents, self.settings.notice, signals)
+
+    def suggestions(self, vector: np.ndarray, count: int = 3) -> list[str]:
+        """Questions the sources answer (their FAQ questions and question headings), closest to the asked one first."""
+        rows = [r for r in self.index.sentences if r.is_question]
+        if not rows:
+            return []
+        vectors = np.asarray(self.index.sentence_vectors)[[r.id for r in rows]]
+        order = np.argsort(-(vectors @ np.asarray(vector, dtype=np.float32)))
+        picked: list[str] = []
+        seen: set[str] = set()
+        for i in order:
+            key = " ".join(rows[i].text.lower().split()).rstrip("?")
+            if key not in seen:
+                seen.add(key)
+                picked.append(rows[i].text.strip())
+            if len(picked) == count:
+                break
+        return picked
+
+
+def ensure_index(settings: Settings, embedder: Embedder | None = None) -> bool:
+    """Build the index if there is none yet. Returns True when it built one."""
+    if (Path(settings.index_dir) / "current" / "manifest.json").exists():
+        return False
+    embedder = embedder or load_embedder(settings.model_name)
+    build_index(settings.seeds_dir, settings.index_dir, embedder, settings.passage_sentences)
+    return True
+
+
+__all__ = ["IndexMissing", "KbotService", "ensure_index", "validate_question"]
