@@ -1,0 +1,160 @@
+"""The catalog: seeds/sources.toml, which says what each article in seeds/ is and who published it.
+
+Every article file (.txt or .md) in seeds/ needs exactly one entry, keyed by its file name::
+
+    ["000_d554ee0bf36446b0.txt"]
+    title = "Is Ketamine an Opioid? Understanding Its Unique Antidepressant Mechanism"
+    publisher = "Lab Manager"
+    url = ""
+    updated = ""            # YYYY-MM-DD, or empty
+    kind = "editorial"      # or "clinic_marketing"
+
+Every problem found is reported at once, each with what to do about it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from kbot.domain import SourceMeta
+from kbot.errors import CatalogError
+
+CATALOG_FILE = "sources.toml"
+ARTICLE_SUFFIXES = (".txt", ".md")
+KINDS = ("editorial", "clinic_marketing")
+FIELDS = ("title", "publisher", "url", "updated", "kind")
+REQUIRED = ("title", "publisher")
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+Problem = tuple[str, str]  # (what is wrong, how to fix it)
+
+
+def load_catalog(seeds_dir: Path) -> list[SourceMeta]:
+    """Read ``seeds_dir/sources.toml`` and check it against the article files; sorted by file name."""
+    path = seeds_dir / CATALOG_FILE
+    if not seeds_dir.is_dir():
+        raise CatalogError(f"The seeds folder {seeds_dir} does not exist.", "create it, or set KBOT_SEEDS_DIR")
+    if not path.is_file():
+        raise CatalogError(
+            f"{path} is missing: kbot needs it to know each article's title and publisher.",
+            'create it with one table per article, e.g. ["article.txt"] with title = "..." and publisher = "..."',
+        )
+    entries = _parse(path)
+    problems: list[Problem] = []
+    metas = [m for name, value in sorted(entries.items()) if (m := _entry(seeds_dir, name, value, problems))]
+    problems += _unlisted(seeds_dir, entries)
+    problems += _duplicate_ids(metas)
+    if problems:
+        raise _error(path, problems)
+    return metas
+
+
+def _parse(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as f:
+            return tomllib.load(f)
+    except tomllib.TOMLDecodeError as exc:  # the message names the line and column
+        raise CatalogError(
+            f"{path} is not valid TOML: {exc}.",
+            'fix that line; each entry is a table like ["file.txt"] followed by lines such as title = "..."',
+        ) from exc
+    except UnicodeDecodeError as exc:
+        raise CatalogError(f"{path} is not UTF-8 text ({exc}).", "save it as UTF-8") from exc
+
+
+def _entry(seeds_dir: Path, name: str, value: Any, problems: list[Problem]) -> SourceMeta | None:
+    """One entry checked; its problems appended. None when it cannot be used."""
+    where = f'entry ["{name}"]'
+    before = len(problems)
+    if not isinstance(value, dict):
+        problems.append((f"{where} is not a table.", f'write it as ["{name}"] on its own line, then its fields'))
+        return None
+    if Path(name).name != name or Path(name).suffix.lower() not in ARTICLE_SUFFIXES:
+        problems.append(
+            (f"{where} does not name a .txt or .md file directly in the seeds folder.", "use the article's file name")
+        )
+    elif not (seeds_dir / name).is_file():
+        problems.append(
+            (f"{where} names a file that does not exist in {seeds_dir}.", "add the file or delete the entry")
+        )
+    for key in sorted(set(value) - set(FIELDS)):
+        problems.append((f"{where} has an unknown field {key!r}.", f"use only {', '.join(FIELDS)}"))
+    fields = {key: _text(value.get(key, ""), key, where, problems) for key in FIELDS}
+    for key in REQUIRED:
+        if key in value and not fields[key].strip():
+            problems.append(
+                (f"{where} has an empty {key}.", f"give the article's {key} as the article itself names it")
+            )
+        elif key not in value:
+            problems.append((f"{where} has no {key}.", f'add {key} = "..." as the article itself names it'))
+    if fields["kind"] == "":
+        fields["kind"] = "editorial"
+    if fields["kind"] not in KINDS:
+        problems.append((f"{where} has an unknown kind {fields['kind']!r}.", f"use one of: {', '.join(KINDS)}"))
+    if fields["updated"] and not _is_iso_date(fields["updated"]):
+        problems.append(
+            (
+                f"{where} has updated = {fields['updated']!r}, which is not a date.",
+                "write it as YYYY-MM-DD, or leave it empty",
+            )
+        )
+    if len(problems) > before:
+        return None
+    return SourceMeta(id=Path(name).stem, file=name, **{k: v.strip() for k, v in fields.items()})
+
+
+def _text(value: Any, key: str, where: str, problems: list[Problem]) -> str:
+    if isinstance(value, str):
+        return value
+    if key == "updated" and isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return value.isoformat()  # an unquoted TOML date
+    problems.append((f"{where} has a {key} that is not text ({value!r}).", f'quote it: {key} = "..."'))
+    return ""
+
+
+def _is_iso_date(value: str) -> bool:
+    if not _ISO_DATE.fullmatch(value):
+        return False
+    try:
+        dt.date.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _unlisted(seeds_dir: Path, entries: dict[str, Any]) -> list[Problem]:
+    files = sorted(p.name for p in seeds_dir.iterdir() if p.is_file() and p.suffix.lower() in ARTICLE_SUFFIXES)
+    return [
+        (
+            f"{name} is in {seeds_dir} but has no entry in {CATALOG_FILE}.",
+            f'add ["{name}"] with its title, publisher and kind, or move the file out of the folder',
+        )
+        for name in files
+        if name not in entries
+    ]
+
+
+def _duplicate_ids(metas: list[SourceMeta]) -> list[Problem]:
+    seen: dict[str, str] = {}
+    problems: list[Problem] = []
+    for meta in metas:
+        if meta.id in seen:
+            problems.append(
+                (f"{seen[meta.id]} and {meta.file} would share the id {meta.id!r}.", "rename one of the two files")
+            )
+        seen.setdefault(meta.id, meta.file)
+    return problems
+
+
+def _error(path: Path, problems: list[Problem]) -> CatalogError:
+    if len(problems) == 1:
+        what, fix = problems[0]
+        return CatalogError(f"{path}: {what}", fix)
+    lines = "\n".join(f"  - {what} To fix it: {fix}." for what, fix in problems)
+    return CatalogError(
+        f"{path} has {len(problems)} problems:\n{lines}", "fix each one above, then run the command again"
+    )
