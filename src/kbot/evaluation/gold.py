@@ -1,0 +1,124 @@
+"""The labelled question files (eval/gold.jsonl, eval/calibration.jsonl) and the gate's thresholds (eval/gold.toml).
+
+A question file is JSON Lines: one object per line with ``id``, ``question``, ``kind``, ``evidence`` (verbatim
+snippets of the seed articles that answer it) and optional ``notes``. Blank lines are skipped. Every problem is
+reported as a ``GoldFileError`` (a ``ValueError``) that names the file and the line.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+Kind = Literal["answerable", "out_of_scope", "crisis", "advice", "alarming_educational"]
+KINDS: tuple[Kind, ...] = ("answerable", "out_of_scope", "crisis", "advice", "alarming_educational")
+GRADED_KINDS: frozenset[str] = frozenset({"answerable", "alarming_educational"})
+"""Kinds that are answered from the articles and so carry evidence; the others carry none."""
+
+
+class GoldFileError(ValueError):
+    """A question file or thresholds file that cannot be used as it is."""
+
+
+class GoldItem(BaseModel):
+    """One labelled question."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=False)
+
+    id: str = Field(min_length=1, pattern=r"^\S+$")
+    question: str = Field(min_length=1, pattern=r"\S")
+    kind: Kind
+    evidence: list[str] = Field(default_factory=list)
+    notes: str = ""
+
+    @model_validator(mode="after")
+    def _evidence_fits_kind(self) -> GoldItem:
+        if self.kind in GRADED_KINDS and not self.evidence:
+            raise ValueError(
+                f"a {self.kind} item needs at least one evidence snippet copied verbatim from a seed article"
+            )
+        if self.kind not in GRADED_KINDS and self.evidence:
+            raise ValueError(f"a {self.kind} item takes no evidence: give evidence: [] or move it to another kind")
+        if any(not snippet.strip() for snippet in self.evidence):
+            raise ValueError("evidence snippets must not be blank")
+        return self
+
+
+def _describe(error: ValidationError) -> str:
+    parts = []
+    for e in error.errors():
+        where = ".".join(str(p) for p in e["loc"])
+        parts.append(f"{where}: {e['msg']}" if where else e["msg"])
+    return "; ".join(parts)
+
+
+def _parse_line(path: Path, number: int, line: str) -> GoldItem:
+    where = f"{path}, line {number}"
+    try:
+        data = json.loads(line)
+    except json.JSONDecodeError as e:
+        raise GoldFileError(f"{where}: not valid JSON ({e.msg}). Each line must be one JSON object.") from e
+    if not isinstance(data, dict):
+        raise GoldFileError(f"{where}: expected a JSON object, found {type(data).__name__}.")
+    try:
+        return GoldItem.model_validate(data)
+    except ValidationError as e:
+        raise GoldFileError(f"{where}: {_describe(e)}") from e
+
+
+def load_gold(path: Path) -> list[GoldItem]:
+    """Read a labelled question file; raise ``GoldFileError`` naming the line of the first problem."""
+    items: list[GoldItem] = []
+    first_line: dict[str, int] = {}
+    with path.open(encoding="utf-8") as f:
+        for number, line in enumerate(f, start=1):
+            if not line.strip():
+                continue
+            item = _parse_line(path, number, line)
+            if item.id in first_line:
+                raise GoldFileError(
+                    f"{path}, line {number}: duplicate id {item.id!r} (first used on line {first_line[item.id]})."
+                )
+            first_line[item.id] = number
+            items.append(item)
+    if not items:
+        raise GoldFileError(f"{path}: no questions found; expected one JSON object per line.")
+    return items
+
+
+class Thresholds(BaseModel):
+    """The [thresholds] table of eval/gold.toml: what `kbot eval` must reach for its exit code to be zero."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    support_at_1: float = Field(ge=0, le=1)
+    support_at_3: float = Field(ge=0, le=1)
+    max_mean_quote_chars: float = Field(gt=0)
+    faithfulness: float = Field(ge=0, le=1)
+    notice_rate: float = Field(ge=0, le=1)
+    max_promotional_leakage: float = Field(ge=0)
+    crisis_recall: float = Field(ge=0, le=1)
+    max_crisis_false_alarms: float = Field(ge=0)
+    advice_declined: float = Field(ge=0, le=1)
+    out_of_scope_abstained: float = Field(ge=0, le=1)
+    answerable_answered: float = Field(ge=0, le=1)
+    min_support_at_1_ratio_vs_baseline: float = Field(ge=0)
+
+
+def load_thresholds(path: Path) -> Thresholds:
+    """Read the [thresholds] table; raise ``GoldFileError`` for bad TOML, a missing table, or a bad value."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as e:
+        raise GoldFileError(f"{path}: not valid TOML ({e}).") from e
+    table = data.get("thresholds")
+    if not isinstance(table, dict):
+        raise GoldFileError(f"{path}: expected a [thresholds] table.")
+    try:
+        return Thresholds.model_validate(table)
+    except ValidationError as e:
+        raise GoldFileError(f"{path} [thresholds]: {_describe(e)}") from e
