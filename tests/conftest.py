@@ -9,14 +9,16 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from kbot.config import Settings
 from kbot.embedding import Embedder, FakeEmbedder
 from kbot.index import build_index
-from kbot.service import KbotService
+
+if TYPE_CHECKING:
+    from kbot.service import KbotService
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = ROOT / "seeds"
@@ -71,6 +73,8 @@ def fake_index_dir(tmp_path_factory: pytest.TempPathFactory, fake_embedder: Fake
 def fake_service(
     make_settings: Callable[..., Settings], fake_index_dir: Path, fake_embedder: FakeEmbedder
 ) -> KbotService:
+    from kbot.service import KbotService
+
     settings = make_settings(index_dir=fake_index_dir, model_name=FakeEmbedder.name)
     return KbotService.load(settings, embedder=fake_embedder)
 
@@ -91,4 +95,6 @@ def real_index_dir(tmp_path_factory: pytest.TempPathFactory, real_embedder: Embe
 
 @pytest.fixture(scope="session")
 def real_service(make_settings: Callable[..., Settings], real_index_dir: Path, real_embedder: Embedder) -> KbotService:
+    from kbot.service import KbotService
+
     return KbotService.load(make_settings(index_dir=real_index_dir), embedder=real_embedder)

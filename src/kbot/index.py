@@ -29,7 +29,7 @@ import numpy as np
 
 from kbot.catalog import load_catalog
 from kbot.chunking import SentenceRow, make_passages, passage_context, sentence_rows
-from kbot.corpus import read_document
+from kbot.corpus import read_document, read_source_text
 from kbot.domain import Block, BlockKind, Document, Passage, Sentence, SourceMeta
 from kbot.embedding import Embedder, Vectors
 from kbot.errors import IndexCorrupt, IndexMissing, IndexStale
@@ -164,7 +164,7 @@ def _documents(corpus: dict[str, Any], seeds_dir: Path) -> dict[str, Document]:
     for entry in corpus["documents"]:
         meta = SourceMeta(**entry["meta"])
         blocks = tuple(Block(**{**b, "kind": BlockKind(b["kind"])}) for b in entry["blocks"])
-        text = (seeds_dir / meta.file).read_text(encoding="utf-8")
+        text = read_source_text(seeds_dir / meta.file)
         documents[meta.id] = Document(meta, text, blocks, ())
     return documents
 

