@@ -1,0 +1,218 @@
+"""The chat page, the demo page, the widget's files and the chat panel that the widget frames.
+
+Routes: ``GET /`` (the chat page), ``GET /panel`` (the chat panel, framed by the widget on a clinic's site),
+``GET /demo`` (a sample clinic page that embeds the widget), ``GET /widget.js`` (the embed script) and
+``GET /static/{path}`` (the widget's JavaScript and CSS). Templates and files come from ``settings.web_dir``.
+
+Every page is rendered by Jinja2 with autoescaping and sent with a Content-Security-Policy that allows only kbot's
+own scripts and styles (no inline scripts); the panel's ``frame-ancestors`` lists the sites allowed to frame it.
+
+The app factory keeps its runtime in ``app.state.kbot``: its ``settings``, and its ``service`` once loaded.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import asdict
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import FileResponse, HTMLResponse, Response
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from kbot.config import Settings
+
+log = logging.getLogger(__name__)
+
+router = APIRouter(include_in_schema=False)
+
+DEFAULT_TITLE = "Ask about ketamine"
+DEFAULT_STARTERS = (
+    "Is ketamine an opioid?",
+    "How does ketamine work for depression?",
+    "Is ketamine addictive?",
+    "What are the side effects of ketamine?",
+)
+MAX_STARTERS = 4
+MAX_TITLE_CHARS = 80
+MAX_STARTER_CHARS = 200
+
+_ORIGIN = re.compile(r"^https?://(\[[0-9a-f:.]+\]|[a-z0-9.-]+)(:\d{1,5})?$")
+_HEX_COLOUR = re.compile(r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
+# A CSP host-source (scheme, optional "*." wildcard, host, optional port), or 'self'.
+_FRAME_ANCESTOR = re.compile(r"^(?:'self'|(?:https?://)?(?:\*\.)?[a-z0-9.-]+(?::(?:\d{1,5}|\*))?)$")
+
+_STATIC_TYPES = {
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".svg": "image/svg+xml",
+    ".png": "image/png",
+    ".ico": "image/x-icon",
+}
+_CACHE = "public, max-age=300"
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.kbot.settings
+    return settings
+
+
+def _sources(request: Request) -> list[dict[str, str]]:
+    """The articles for "about these sources" (links only when http(s)); empty while the service is still loading."""
+    service = request.app.state.kbot.service
+    if service is None:
+        return []
+    return [{**asdict(meta), "url": http_url(meta.url)} for meta in service.sources()]
+
+
+def http_url(value: str) -> str:
+    """``value`` if it is an http(s) URL, else "" (a javascript: or data: link must never become a link)."""
+    return value if urlsplit(value).scheme in ("http", "https") and urlsplit(value).netloc else ""
+
+
+def tel_digits(phone: str) -> str:
+    return re.sub(r"[^0-9+]", "", phone)
+
+
+@lru_cache(maxsize=8)
+def _templates(web_dir: Path) -> Environment:
+    return Environment(
+        loader=FileSystemLoader(web_dir / "templates"),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def _render(request: Request, name: str, csp: str, **context: Any) -> HTMLResponse:
+    settings = _settings(request)
+    root = request.scope.get("root_path", "").rstrip("/")
+    html = _templates(settings.web_dir.resolve()).get_template(name).render(root=root, **context)
+    return HTMLResponse(html, headers=_page_headers(csp))
+
+
+def _page_headers(csp: str) -> dict[str, str]:
+    return {
+        "Content-Security-Policy": csp,
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "no-referrer",
+        "Cache-Control": "no-store",
+    }
+
+
+def content_security_policy(frame_ancestors: list[str] | None = None, frame_src: str = "'none'") -> str:
+    """Only kbot's own scripts, styles and API; ``frame_ancestors`` are the sites (besides kbot) that may frame it."""
+    ancestors = ["'self'", *valid_frame_ancestors(frame_ancestors or [])]
+    return "; ".join(
+        [
+            "default-src 'none'",
+            "script-src 'self'",
+            "style-src 'self'",
+            "img-src 'self' data:",
+            "connect-src 'self'",
+            f"frame-src {frame_src}",
+            "base-uri 'none'",
+            "form-action 'self'",
+            "frame-ancestors " + " ".join(dict.fromkeys(ancestors)),
+        ]
+    )
+
+
+def valid_frame_ancestors(entries: list[str]) -> list[str]:
+    """The entries that are CSP host-sources; anything else (which could inject a directive) is dropped and logged."""
+    kept = []
+    for entry in entries:
+        value = entry.strip().rstrip("/").lower()
+        if _FRAME_ANCESTOR.match(value):
+            kept.append(value)
+        else:
+            log.warning("Ignoring frame_ancestors entry %r: expected an origin such as https://clinic.example", entry)
+    return kept
+
+
+def parse_origin(value: str) -> str:
+    """``value`` as a lower-case origin (scheme://host[:port]) if it is one, else ""."""
+    value = value.strip().rstrip("/").lower()
+    return value if _ORIGIN.match(value) else ""
+
+
+def parse_colour(value: str) -> str:
+    return value if _HEX_COLOUR.match(value) else ""
+
+
+def clean_starters(values: list[str]) -> list[str]:
+    starters = [" ".join(v.split())[:MAX_STARTER_CHARS] for v in values]
+    return [s for s in starters if s][:MAX_STARTERS]
+
+
+@router.get("/", response_class=HTMLResponse)
+def chat_page(request: Request) -> HTMLResponse:
+    settings = _settings(request)
+    return _render(
+        request,
+        "chat.html",
+        content_security_policy(),
+        title=DEFAULT_TITLE,
+        starters=DEFAULT_STARTERS,
+        sources=_sources(request),
+        help_lines=[(line, tel_digits(line.phone)) for line in settings.help_lines],
+        notice=settings.notice,
+        max_chars=settings.max_question_chars,
+    )
+
+
+@router.get("/panel", response_class=HTMLResponse)
+def panel(
+    request: Request,
+    host: str = "",
+    title: str = "",
+    color: str = "",
+    q: Annotated[list[str] | None, Query()] = None,
+) -> HTMLResponse:
+    """The chat panel framed by the widget. ``host`` is the embedding page's origin, the only one it talks to."""
+    settings = _settings(request)
+    return _render(
+        request,
+        "panel.html",
+        content_security_policy(settings.frame_ancestors),
+        title=" ".join(title.split())[:MAX_TITLE_CHARS] or DEFAULT_TITLE,
+        host=parse_origin(host),
+        colour=parse_colour(color),
+        starters=clean_starters(q or []) or DEFAULT_STARTERS,
+        notice=settings.notice,
+        max_chars=settings.max_question_chars,
+    )
+
+
+@router.get("/demo", response_class=HTMLResponse)
+def demo(request: Request) -> HTMLResponse:
+    """A plain sample clinic page with the widget embedded exactly as the README tells clinics to do it."""
+    endpoint = str(request.base_url).rstrip("/")
+    return _render(request, "demo.html", content_security_policy(frame_src="'self'"), endpoint=endpoint)
+
+
+@router.get("/widget.js")
+def widget_js(request: Request) -> Response:
+    return _static_file(_settings(request), "widget.js", cross_origin=True)
+
+
+@router.get("/static/{path:path}")
+def static_file(request: Request, path: str) -> Response:
+    return _static_file(_settings(request), path, cross_origin=path == "widget.js")
+
+
+def _static_file(settings: Settings, path: str, cross_origin: bool = False) -> Response:
+    """A file under web/static/ of a known type; 404 for anything else, including paths that climb out of it."""
+    base = (settings.web_dir / "static").resolve()
+    target = (base / path).resolve()
+    media_type = _STATIC_TYPES.get(target.suffix)
+    if media_type is None or not target.is_relative_to(base) or not target.is_file():
+        raise HTTPException(status_code=404, detail="Not found")
+    headers = {"Cache-Control": _CACHE, "X-Content-Type-Options": "nosniff"}
+    if cross_origin:  # loaded by <script> tags on clinics' pages, including pages that set COEP
+        headers["Cross-Origin-Resource-Policy"] = "cross-origin"
+    return FileResponse(target, media_type=media_type, headers=headers)
