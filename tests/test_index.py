@@ -63,7 +63,7 @@ def test_changed_source_makes_index_stale(built: Path, seeds_copy: Path) -> None
 
 def test_added_article_makes_index_stale(built: Path, seeds_copy: Path) -> None:
     (seeds_copy / "005_new.txt").write_text("A new article.\n", encoding="utf-8")
-    with pytest.raises(IndexStale, match="005_new.txt added"):
+    with pytest.raises(IndexStale, match=r"005_new\.txt added"):
         load_index(built, seeds_copy, FakeEmbedder.name)
 
 

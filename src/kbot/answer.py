@@ -76,33 +76,63 @@ def answered(
         citation = citations.setdefault(source_id, len(citations) + 1)
         doc = documents[source_id]
         quotes.append(
-            Quote(quote_text(sel, documents), source_id, doc.meta.file, sel.start, sel.end, sel.candidate.score,
-                  citation, sel.also_in)
+            Quote(
+                quote_text(sel, documents),
+                source_id,
+                doc.meta.file,
+                sel.start,
+                sel.end,
+                sel.candidate.score,
+                citation,
+                sel.also_in,
+            )
         )
     refs = tuple(SourceRef(n, documents[sid].meta) for sid, n in citations.items())
-    also_names = {q.citation: [documents[s].meta.publisher for s in q.also_in] for q in quotes}
     lines = [
-        f"“{q.text}” [{q.citation}]" + (f" (also said by {', '.join(also_names[q.citation])})" if q.also_in else "")
+        f"“{q.text}” [{q.citation}]"
+        + (f" (also said by {', '.join(documents[s].meta.publisher for s in q.also_in)})" if q.also_in else "")
         for q in quotes
     ]
     lines.append("Sources:\n" + "\n".join(_source_line(r) for r in refs))
-    return Answer(Status.ANSWERED, question, tuple(quotes), refs, notice, _render(lines, notice),
-                  evidence=signals or {})
+    return Answer(
+        Status.ANSWERED, question, tuple(quotes), refs, notice, _render(lines, notice), evidence=signals or {}
+    )
 
 
-def no_answer(question: str, suggestions: Sequence[str], notice: str, signals: dict[str, float] | None = None) -> Answer:
+def no_answer(
+    question: str, suggestions: Sequence[str], notice: str, signals: dict[str, float] | None = None
+) -> Answer:
     lines = [NO_ANSWER_MESSAGE + "".join(f"\n- {s}" for s in suggestions)]
-    return Answer(Status.NO_ANSWER, question, (), (), notice, _render(lines, notice), NO_ANSWER_MESSAGE,
-                  tuple(suggestions), evidence=signals or {})
+    return Answer(
+        Status.NO_ANSWER,
+        question,
+        (),
+        (),
+        notice,
+        _render(lines, notice),
+        NO_ANSWER_MESSAGE,
+        tuple(suggestions),
+        evidence=signals or {},
+    )
 
 
 def declined(question: str, suggestions: Sequence[str], notice: str, rule: str = "") -> Answer:
     lines = [DECLINED_MESSAGE + "".join(f"\n- {s}" for s in suggestions)]
-    return Answer(Status.DECLINED, question, (), (), notice, _render(lines, notice), DECLINED_MESSAGE,
-                  tuple(suggestions), evidence={"rule": 1.0} if rule else {})
+    return Answer(
+        Status.DECLINED,
+        question,
+        (),
+        (),
+        notice,
+        _render(lines, notice),
+        DECLINED_MESSAGE,
+        tuple(suggestions),
+        evidence={"rule": 1.0} if rule else {},
+    )
 
 
 def crisis(question: str, resources: Sequence[Resource], notice: str) -> Answer:
     lines = [r.action for r in resources] + [CRISIS_MESSAGE]
-    return Answer(Status.CRISIS, question, (), (), notice, _render(lines, notice), CRISIS_MESSAGE,
-                  resources=tuple(resources))
+    return Answer(
+        Status.CRISIS, question, (), (), notice, _render(lines, notice), CRISIS_MESSAGE, resources=tuple(resources)
+    )

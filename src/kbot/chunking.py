@@ -51,14 +51,13 @@ def sentence_rows(documents: Iterable[Document]) -> list[SentenceRow]:
 
 def _windows(items: Sequence[SentenceRow], size: int) -> Iterator[Sequence[SentenceRow]]:
     """Windows of ``size`` sentences, overlapping by one so every adjacent pair shares a window."""
-    if len(items) <= size:
-        yield items
-        return
     stride = max(1, size - 1)
-    for start in range(0, len(items) - 1, stride):
+    start = 0
+    while True:
         yield items[start : start + size]
         if start + size >= len(items):
-            break
+            return
+        start += stride
 
 
 def make_passages(rows: Sequence[SentenceRow], size: int) -> list[Passage]:

@@ -55,7 +55,9 @@ def friendly_errors(func: F) -> F:
 def ingest(
     seeds: SeedsOpt = None,
     index: IndexOpt = None,
-    if_needed: Annotated[bool, typer.Option("--if-needed", help="Only build when the index is missing or stale")] = False,
+    if_needed: Annotated[
+        bool, typer.Option("--if-needed", help="Only build when the index is missing or stale")
+    ] = False,
 ) -> None:
     """Read, clean and embed every article in seeds/, and swap the new index in atomically."""
     from kbot.embedding import load_embedder
@@ -99,7 +101,9 @@ def ask(
 @app.command()
 @friendly_errors
 def sources(
-    show: Annotated[str | None, typer.Option("--show", help="A source id or file: list its blocks, kept or dropped")] = None,
+    show: Annotated[
+        str | None, typer.Option("--show", help="A source id or file: list its blocks, kept or dropped")
+    ] = None,
     seeds: SeedsOpt = None,
 ) -> None:
     """List the articles, or show what cleaning keeps and drops in one of them (what can be quoted)."""

@@ -47,9 +47,13 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="KBOT_", env_file=".env", extra="ignore")
 
     # Where things are
-    seeds_dir: Path = Field(default_factory=lambda: _default_dir("seeds"), description="Folder of articles and sources.toml")
+    seeds_dir: Path = Field(
+        default_factory=lambda: _default_dir("seeds"), description="Folder of articles and sources.toml"
+    )
     index_dir: Path = Field(default_factory=lambda: _default_dir("index"), description="Folder of the built index")
-    web_dir: Path = Field(default_factory=lambda: _default_dir("web"), description="Folder of templates and widget files")
+    web_dir: Path = Field(
+        default_factory=lambda: _default_dir("web"), description="Folder of templates and widget files"
+    )
 
     # Model and retrieval
     model_name: str = Field("all-MiniLM-L6-v2", description="Embedding model (the packaged all-MiniLM-L6-v2)")
@@ -64,7 +68,9 @@ class Settings(BaseSettings):
     )
 
     # Safety
-    help_lines: list[HelpLine] = Field(default_factory=lambda: list(US_HELP_LINES), description="Crisis help lines, shown first")
+    help_lines: list[HelpLine] = Field(
+        default_factory=lambda: list(US_HELP_LINES), description="Crisis help lines, shown first"
+    )
     notice: str = Field(
         "kbot only quotes published articles and is not medical advice. "
         "Please consult a clinician about your own health and treatment.",
@@ -76,10 +82,14 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(8192, description="Largest request body accepted")
     cors_origins: list[str] = Field(default_factory=list, description="Origins allowed to call the API from a browser")
     frame_ancestors: list[str] = Field(default_factory=list, description="Sites allowed to frame the chat panel")
-    api_keys: list[str] = Field(default_factory=list, description="Accepted X-API-Key values; empty means no key needed")
+    api_keys: list[str] = Field(
+        default_factory=list, description="Accepted X-API-Key values; empty means no key needed"
+    )
     api_keys_file: Path | None = Field(None, description="File with one API key per line (adds to api_keys)")
     rate_limit_per_minute: int = Field(60, description="Requests per minute per key or client address (0 = off)")
-    trust_forwarded_for: bool = Field(False, description="Take the client address from X-Forwarded-For (behind a proxy)")
+    trust_forwarded_for: bool = Field(
+        False, description="Take the client address from X-Forwarded-For (behind a proxy)"
+    )
     log_questions: bool = Field(False, description="Log question text (health information: see README)")
     cache_size: int = Field(1024, description="Answers to repeated questions kept in memory")
     batch_wait_ms: float = Field(2.0, description="How long a question waits for others to share one model call")

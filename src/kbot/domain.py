@@ -7,11 +7,11 @@ Offsets are always character offsets into the source file's text as read (UTF-8,
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 
-class BlockKind(str, Enum):
+class BlockKind(StrEnum):
     TITLE = "title"
     HEADING = "heading"
     PARAGRAPH = "paragraph"
@@ -20,7 +20,7 @@ class BlockKind(str, Enum):
     FAQ_ANSWER = "faq_answer"
 
 
-class Status(str, Enum):
+class Status(StrEnum):
     ANSWERED = "answered"
     NO_ANSWER = "no_answer"
     CRISIS = "crisis"

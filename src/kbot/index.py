@@ -6,7 +6,9 @@ Layout of ``index_dir``::
     builds/<stamp>/manifest.json    model, vector size, a SHA-256 of every source file and of every index file, counts
     builds/<stamp>/corpus.json      documents (metadata and blocks), sentences, passages
     builds/<stamp>/passages.faiss   a flat inner-product index of passage vectors (memory-mapped when loaded)
-    builds/<stamp>/sentences.npy    sentence vectors (memory-mapped when loaded)
+    builds/<stamp>/sentences.npy    sentence vectors, three views (memory-mapped when loaded): the sentence alone,
+    builds/<stamp>/context.npy        "heading. sentence", and the sentence with its neighbours in its block
+    builds/<stamp>/window.npy
 
 A crash mid-build leaves ``current`` pointing at the old build. Loading checks the manifest against the sources and
 the model, and says what to run when the index is missing, corrupt or stale.
@@ -19,6 +21,7 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,9 +37,10 @@ from kbot.domain import Block, BlockKind, Document, Passage, Sentence, SourceMet
 from kbot.embedding import Embedder, Vectors
 from kbot.errors import IndexCorrupt, IndexMissing, IndexStale
 
-FORMAT = 1
+FORMAT = 2
 FIX = "kbot ingest"
-_DATA_FILES = ("corpus.json", "passages.faiss", "sentences.npy")
+VIEWS = ("sentences", "context", "window")
+_DATA_FILES = ("corpus.json", "passages.faiss", *(f"{v}.npy" for v in VIEWS))
 
 
 @dataclass(frozen=True)
@@ -46,8 +50,12 @@ class Index:
     sentences: list[SentenceRow]
     passages: list[Passage]
     passage_index: Any  # faiss.Index
-    sentence_vectors: Vectors
+    views: dict[str, Vectors]  # one row per sentence, for each of VIEWS
     path: Path
+
+    @property
+    def sentence_vectors(self) -> Vectors:
+        return self.views["sentences"]
 
 
 def _sha256(path: Path) -> str:
@@ -67,16 +75,33 @@ def source_hashes(seeds_dir: Path) -> dict[str, str]:
 # ---------------------------------------------------------------- building
 
 
+def view_texts(rows: Sequence[SentenceRow]) -> dict[str, list[str]]:
+    """What is embedded for each sentence, in each view."""
+
+    def text_in_block(i: int, r: SentenceRow) -> str:
+        inside = 0 <= i < len(rows) and (rows[i].source_id, rows[i].block) == (r.source_id, r.block)
+        return rows[i].text if inside else ""
+
+    window = [
+        " ".join(t for t in (text_in_block(i - 1, r), r.text, text_in_block(i + 1, r)) if t) for i, r in enumerate(rows)
+    ]
+    return {
+        "sentences": [r.text for r in rows],
+        "context": [f"{r.section}. {r.text}" if r.section and r.section != r.text else r.text for r in rows],
+        "window": window,
+    }
+
+
 def _write_build(folder: Path, seeds_dir: Path, documents: list[Document], embedder: Embedder, size: int) -> None:
     rows = sentence_rows(documents)
     passages = make_passages(rows, size)
     titles = {d.meta.id: d.meta.title for d in documents}
-    sentence_vectors = embedder.embed([r.text for r in rows])
+    for view, texts in view_texts(rows).items():
+        np.save(folder / f"{view}.npy", embedder.embed(texts))
     passage_vectors = embedder.embed([passage_context(p, titles[p.source_id]) for p in passages])
     index = faiss.IndexFlatIP(embedder.dim)
     index.add(passage_vectors)
     faiss.write_index(index, str(folder / "passages.faiss"))
-    np.save(folder / "sentences.npy", sentence_vectors)
     corpus = {
         "documents": [{"meta": asdict(d.meta), "blocks": [asdict(b) for b in d.blocks]} for d in documents],
         "sentences": [asdict(r) for r in rows],
@@ -193,9 +218,10 @@ def load_index(index_dir: Path, seeds_dir: Path, model: str) -> Index:
         passages = [Passage(**{**p, "sentence_ids": tuple(p["sentence_ids"])}) for p in corpus["passages"]]
         documents = _attach_sentences(_documents(corpus, seeds_dir), rows)
         passage_index = faiss.read_index(str(folder / "passages.faiss"), faiss.IO_FLAG_MMAP_IFC)
-        vectors = np.load(folder / "sentences.npy", mmap_mode="r")
+        views = {v: np.load(folder / f"{v}.npy", mmap_mode="r") for v in VIEWS}
     except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
         raise IndexCorrupt(f"The index in {folder} cannot be read ({exc}).", FIX) from exc
-    if passage_index.ntotal != len(passages) or vectors.shape != (len(rows), manifest["dim"]):
+    shapes_ok = all(v.shape == (len(rows), manifest["dim"]) for v in views.values())
+    if passage_index.ntotal != len(passages) or not shapes_ok:
         raise IndexCorrupt(f"The index in {folder} does not fit together (vector and table sizes differ).", FIX)
-    return Index(manifest, documents, rows, passages, passage_index, vectors, folder)
+    return Index(manifest, documents, rows, passages, passage_index, views, folder)

@@ -47,26 +47,35 @@ class QuoteSelector:
     duplicate_cosine: float = 0.88  # sentences this close say the same thing
     short_chars: int = 60  # a sentence shorter than this is extended to a neighbour
     max_chars: int = 320  # never extend past this
+    neighbour_ratio: float = 0.9  # a neighbour scoring this share of the sentence also answers: quote both
 
     def _leans_back(self, row: SentenceRow) -> bool:
         return bool(_LEANS_BACK.match(row.text)) or len(row.text) < self.short_chars
 
-    def _extend(self, row: SentenceRow, rows: Sequence[SentenceRow]) -> tuple[SentenceRow, ...]:
-        """Add the sentence before (or, for a block's first sentence, after) when this one alone is cryptic."""
+    def _same_block(self, row: SentenceRow, other: SentenceRow | None) -> SentenceRow | None:
+        ok = other is not None and other.block == row.block and other.source_id == row.source_id and other.quotable
+        return other if ok else None
+
+    def _extend(
+        self, row: SentenceRow, rows: Sequence[SentenceRow], scores: Mapping[int, float]
+    ) -> tuple[SentenceRow, ...]:
+        """Add the sentence before (or, for a block's first sentence, after) when this one alone is cryptic,
+        or a neighbour that answers the question nearly as well."""
+        before = self._same_block(row, rows[row.id - 1] if row.id > 0 else None)
+        after = self._same_block(row, rows[row.id + 1] if row.id + 1 < len(rows) else None)
         if not self._leans_back(row):
+            score = scores.get(row.id, 0.0)
+            best = max(
+                (n for n in (before, after) if n and scores.get(n.id, -1.0) >= self.neighbour_ratio * score),
+                key=lambda n: scores[n.id],
+                default=None,
+            )
+            if best is not None and max(row.end, best.end) - min(row.start, best.start) <= self.max_chars:
+                return (best, row) if best.id < row.id else (row, best)
             return (row,)
-        before = rows[row.id - 1] if row.id > 0 else None
-        after = rows[row.id + 1] if row.id + 1 < len(rows) else None
-        if before and before.block == row.block and before.source_id == row.source_id and before.quotable:
-            if row.end - before.start <= self.max_chars:
-                return (before, row)
-        if (
-            len(row.text) < self.short_chars
-            and after
-            and after.block == row.block
-            and after.source_id == row.source_id
-            and after.end - row.start <= self.max_chars
-        ):
+        if before and row.end - before.start <= self.max_chars:
+            return (before, row)
+        if len(row.text) < self.short_chars and after and after.end - row.start <= self.max_chars:
             return (row, after)
         return (row,)
 
@@ -77,6 +86,7 @@ class QuoteSelector:
         if not candidates:
             return chosen
         floor = candidates[0].score * self.relative_floor
+        scores = {c.row.id: c.score for c in candidates}
         for cand in candidates:
             if len(chosen) >= self.max_quotes or cand.score < floor:
                 break
@@ -87,14 +97,13 @@ class QuoteSelector:
                 if cand.row.source_id != chosen[twin].sentences[0].source_id:
                     also.setdefault(twin, []).append(cand.row.source_id)
                 continue
-            span = self._extend(cand.row, rows)
+            span = self._extend(cand.row, rows, scores)
             if any(s.id in used for s in span):
                 continue
             used.update(s.id for s in span)
             chosen.append(Selection(span, cand, ()))
         return [
-            Selection(s.sentences, s.candidate, tuple(dict.fromkeys(also.get(i, []))))
-            for i, s in enumerate(chosen)
+            Selection(s.sentences, s.candidate, tuple(dict.fromkeys(also.get(i, [])))) for i, s in enumerate(chosen)
         ]
 
     def _twin(self, row: SentenceRow, chosen: Sequence[Selection], vectors: Vectors) -> int | None:

@@ -1,4 +1,5 @@
-"""Finding the sentences that may answer a question: query normalisation, dense passages (FAISS), BM25 over sentences.
+"""Finding the sentences that may answer a question: query normalisation, then dense (three sentence views and FAISS
+passages) and lexical (BM25, IDF coverage) signals, mixed with weights chosen on the calibration set.
 
 The retriever returns scored candidate sentences with the signals behind each score; choosing which to quote is
 ``quotes.py``'s job, and deciding whether to answer at all is ``answer.py``'s.
@@ -7,6 +8,7 @@ The retriever returns scored candidate sentences with the signals behind each sc
 from __future__ import annotations
 
 import difflib
+import math
 import re
 import tomllib
 from collections.abc import Sequence
@@ -30,13 +32,20 @@ STOPWORDS = frozenset(STOPWORDS_EN_PLUS) | {"ketamine's", "im", "ive", "dont", "
 
 @dataclass(frozen=True)
 class Weights:
-    """How the three signals are mixed into one sentence score."""
+    """How the signals are mixed into one sentence score. Chosen on eval/calibration.jsonl (never on the gold set)
+    by eval/tune_weights.py; what each signal was worth alone is in eval/README.md."""
 
-    sentence: float = 0.5  # cosine of the question and the sentence itself
-    passage: float = 0.3  # cosine of the question and the best retrieved passage holding the sentence
-    lexical: float = 0.2  # BM25 of the sentence, divided by the question's best BM25
-    heading: float = 0.0  # cosine of the question and the heading or FAQ question the sentence answers
+    sentence: float = 0.6  # cosine of the question and the sentence alone
+    context: float = 0.6  # cosine of the question and "heading. sentence" (links FAQ answers to their question)
+    window: float = 0.3  # cosine of the question and the sentence with its neighbours in the same block
+    passage: float = 0.0  # cosine of the question and the best FAISS passage (title + heading + sentences) holding it
+    coverage: float = 0.4  # share of the question's IDF weight that the sentence (and its heading) contains
+    bm25: float = 0.2  # BM25 of the sentence and its heading, divided by the question's best BM25
+    heading: float = 0.0  # cosine of the question and the heading or FAQ question the sentence sits under
     lead: float = 0.0  # bonus for the first sentence under a heading or FAQ question
+
+
+FEATURES = tuple(Weights.__dataclass_fields__)
 
 
 @dataclass(frozen=True)
@@ -110,24 +119,30 @@ def load_synonyms() -> dict[str, str]:
 
 
 class Retriever:
-    """Hybrid retrieval over one loaded index."""
+    """Hybrid retrieval over one loaded index: every quotable sentence is scored on dense and lexical signals."""
 
     def __init__(self, index: Index, top_passages: int = 8, weights: Weights | None = None) -> None:
         self.index = index
         self.top_passages = top_passages
         self.weights = weights or Weights()
-        self._quotable = np.array([r.quotable for r in index.sentences], dtype=bool)
+        rows = index.sentences
+        self._quotable = np.array([r.quotable for r in rows], dtype=bool)
         self._stemmer = Stemmer.Stemmer("english")
-        texts = [f"{r.section} {r.text}" if r.quotable else r.text for r in index.sentences]
+        texts = [f"{r.section} {r.text}" if r.quotable else r.text for r in rows]
+        self._tokens = [set(t) for t in self._words(texts)]
         self._bm25 = bm25s.BM25()
         self._bm25.index(self._tokenize(texts), show_progress=False)
-        vocabulary = {w for r in index.sentences for w in _WORD.findall(r.text.lower().replace("’", "'"))}
+        df: dict[str, int] = {}
+        for tokens in self._tokens:
+            for t in tokens:
+                df[t] = df.get(t, 0) + 1
+        n = len(rows)
+        self._idf = {t: math.log(1 + (n - c + 0.5) / (c + 0.5)) for t, c in df.items()}
+        self._unseen_idf = math.log(1 + (n + 0.5) / 0.5)
+        vocabulary = {w for r in rows for w in _WORD.findall(r.text.lower().replace("’", "'"))}
         self.normalizer = QueryNormalizer(vocabulary)
-        self._heading_of, self._lead = self._structure(index.sentences)
-        self._passages_of: dict[int, list[int]] = {}
-        for p in index.passages:
-            for sid in p.sentence_ids:
-                self._passages_of.setdefault(sid, []).append(p.id)
+        self._heading_of, self._lead = self._structure(rows)
+        self._passage_rows = [np.array(p.sentence_ids, dtype=np.int64) for p in index.passages]
 
     @staticmethod
     def _structure(rows: Sequence[SentenceRow]) -> tuple[np.ndarray, np.ndarray]:
@@ -147,52 +162,89 @@ class Retriever:
                 lead[r.id] = 1.0
         return heading_of, lead
 
+    def _words(self, texts: Sequence[str]) -> list[list[str]]:
+        return [
+            self._stemmer.stemWords([w for w in _WORD.findall(t.lower().replace("’", "'")) if w not in STOPWORDS])
+            for t in texts
+        ]
+
     def _tokenize(self, texts: Sequence[str]) -> bm25s.tokenization.Tokenized:
         return bm25s.tokenize(
             list(texts), stopwords=sorted(STOPWORDS), stemmer=self._stemmer, show_progress=False, return_ids=True
         )
 
-    def _lexical(self, query: str) -> np.ndarray:
-        tokens = bm25s.tokenize([query], stopwords=sorted(STOPWORDS), stemmer=self._stemmer, return_ids=False,
-                                show_progress=False)[0]
-        if not tokens:
+    def _bm25_scores(self, query_tokens: list[str]) -> np.ndarray:
+        known = [t for t in query_tokens if t in self._idf]
+        if not known:
             return np.zeros(len(self.index.sentences), dtype=np.float32)
-        scores = np.asarray(self._bm25.get_scores(tokens), dtype=np.float32)
+        scores = np.asarray(self._bm25.get_scores(known), dtype=np.float32)
         top = float(scores.max())
         return scores / top if top > 0 else scores
 
-    def retrieve(self, question: str, query_vector: Vectors, limit: int = 30) -> Retrieval:
-        """Score candidate sentences for one normalised question and its (1, dim) vector."""
-        qv = np.asarray(query_vector, dtype=np.float32).reshape(1, -1)
-        k = min(self.top_passages, self.index.passage_index.ntotal)
-        p_scores, p_ids = self.index.passage_index.search(qv, k)
-        passage_score = {int(pid): float(s) for pid, s in zip(p_ids[0], p_scores[0], strict=True) if pid >= 0}
-        dense = np.asarray(self.index.sentence_vectors @ qv[0], dtype=np.float32)
-        lexical = self._lexical(question)
-        per_sentence = np.zeros_like(dense)
-        for sid, pids in self._passages_of.items():
-            best = max((passage_score.get(p, 0.0) for p in pids), default=0.0)
-            per_sentence[sid] = best
-        w = self.weights
-        heading = np.where(self._heading_of >= 0, dense[np.maximum(self._heading_of, 0)], 0.0)
-        combined = (
-            w.sentence * dense + w.passage * per_sentence + w.lexical * lexical + w.heading * heading + w.lead * self._lead
+    def _coverage(self, query_tokens: list[str]) -> np.ndarray:
+        """Share of the question's IDF weight found in each sentence; words the sources never use count too."""
+        weights = {t: self._idf.get(t, self._unseen_idf) for t in set(query_tokens)}
+        total = sum(weights.values())
+        if not total:
+            return np.zeros(len(self._tokens), dtype=np.float32)
+        return np.array(
+            [sum(w for t, w in weights.items() if t in tokens) / total for tokens in self._tokens], dtype=np.float32
         )
-        combined = np.where(self._quotable, combined, -np.inf)
+
+    def features(self, query: str, query_vector: Vectors) -> tuple[dict[str, np.ndarray], float]:
+        """Every signal for every sentence, and the best passage score."""
+        qv = np.asarray(query_vector, dtype=np.float32).reshape(-1)
+        views = {name: np.asarray(vectors @ qv, dtype=np.float32) for name, vectors in self.index.views.items()}
+        k = min(self.top_passages, self.index.passage_index.ntotal)
+        p_scores, p_ids = self.index.passage_index.search(qv.reshape(1, -1), k)
+        passage = np.zeros(len(self.index.sentences), dtype=np.float32)
+        for pid, score in zip(p_ids[0], p_scores[0], strict=True):
+            if pid >= 0:
+                members = self._passage_rows[pid]
+                passage[members] = np.maximum(passage[members], score)
+        tokens = self._words([query])[0]
+        sentence = views["sentences"]
+        return {
+            "sentence": sentence,
+            "context": views["context"],
+            "window": views["window"],
+            "passage": passage,
+            "coverage": self._coverage(tokens),
+            "bm25": self._bm25_scores(tokens),
+            "heading": np.where(self._heading_of >= 0, sentence[np.maximum(self._heading_of, 0)], 0.0),
+            "lead": self._lead,
+        }, float(p_scores[0][0]) if k else 0.0
+
+    def combine(self, features: dict[str, np.ndarray]) -> np.ndarray:
+        w = self.weights
+        total = sum(getattr(w, name) * features[name] for name in FEATURES)
+        return np.where(self._quotable, total, -np.inf)
+
+    def retrieve(self, query: str, query_vector: Vectors, limit: int = 30) -> Retrieval:
+        """Score the quotable sentences for one normalised question and its vector; the best ``limit`` first."""
+        features, top_passage = self.features(query, query_vector)
+        combined = self.combine(features)
         order = np.argsort(-combined)[:limit]
         rows = self.index.sentences
         candidates = tuple(
-            Candidate(rows[i], float(combined[i]), float(dense[i]), float(per_sentence[i]), float(lexical[i]))
+            Candidate(
+                rows[i],
+                float(combined[i]),
+                float(features["sentence"][i]),
+                float(features["passage"][i]),
+                float(features["bm25"][i]),
+            )
             for i in order
             if np.isfinite(combined[i])
         )
-        words = self.normalizer.content_words(question)
+        words = self.normalizer.content_words(query)
         known = sum(w in self.normalizer.vocabulary for w in words)
+        sentence = features["sentence"]
         return Retrieval(
-            query=question,
+            query=query,
             candidates=candidates,
-            top_dense=float(dense[self._quotable].max()) if self._quotable.any() else 0.0,
-            top_passage=max(passage_score.values(), default=0.0),
+            top_dense=float(sentence[self._quotable].max()) if self._quotable.any() else 0.0,
+            top_passage=top_passage,
             overlap=known / len(words) if words else 0.0,
             content_words=len(words),
         )

@@ -1,6 +1,6 @@
 """The one façade that the CLI, the HTTP API, the web page and the evaluation call.
 
-    question ──safety──> retrieval (dense + lexical) ──> abstention ──> quote selection ──> Answer
+question ──safety──> retrieval (dense + lexical) ──> abstention ──> quote selection ──> Answer
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from kbot.answer import Abstention, evidence
 from kbot.config import Settings
 from kbot.domain import Answer, Document, Resource, SourceMeta
 from kbot.embedding import Embedder, load_embedder
-from kbot.errors import InvalidQuestion, IndexMissing
+from kbot.errors import IndexMissing, InvalidQuestion
 from kbot.index import Index, build_index, load_index
 from kbot.quotes import QuoteSelector
 from kbot.retrieval import Retriever
@@ -32,9 +32,11 @@ def load_abstention(settings: Settings) -> Abstention:
     path = settings.seeds_dir / CALIBRATION_FILE
     found = tomllib.loads(path.read_text(encoding="utf-8")).get("thresholds", {}) if path.is_file() else {}
     return Abstention(
-        min_dense=settings.min_dense_score if settings.min_dense_score is not None
+        min_dense=settings.min_dense_score
+        if settings.min_dense_score is not None
         else float(found.get("min_dense", DEFAULT_ABSTENTION.min_dense)),
-        min_overlap=settings.min_lexical_overlap if settings.min_lexical_overlap is not None
+        min_overlap=settings.min_lexical_overlap
+        if settings.min_lexical_overlap is not None
         else float(found.get("min_overlap", DEFAULT_ABSTENTION.min_overlap)),
     )
 

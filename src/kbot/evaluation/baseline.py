@@ -30,7 +30,9 @@ class ChunkBaseline:
         for meta in load_catalog(seeds_dir):
             text = read_source_text(seeds_dir / meta.file)
             self.texts[meta.file] = text
-            self.chunks += [Chunk(meta.file, i, min(i + size, len(text)), text[i : i + size]) for i in range(0, len(text), size)]
+            self.chunks += [
+                Chunk(meta.file, i, min(i + size, len(text)), text[i : i + size]) for i in range(0, len(text), size)
+            ]
         self.index = faiss.IndexFlatIP(embedder.dim)
         self.index.add(embedder.embed([c.text for c in self.chunks]))
 

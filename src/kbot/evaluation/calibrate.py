@@ -47,12 +47,17 @@ def choose(answerable: np.ndarray, out_of_scope: np.ndarray) -> Choice:
             oos = (out_of_scope[:, 0] >= d) & (out_of_scope[:, 1] >= o)
             recall, abstained = float(ans.mean()), float(1 - oos.mean())
             precision = float(ans.sum() / max(1, ans.sum() + oos.sum()))
-            best.append((min(recall, abstained), recall + abstained, Choice(float(d), float(o), recall, abstained, precision)))
+            best.append(
+                (min(recall, abstained), recall + abstained, Choice(float(d), float(o), recall, abstained, precision))
+            )
     top = max((worst, total) for worst, total, _ in best)
     plateau = [c for worst, total, c in best if (worst, total) == top]
-    # The middle of the plateau: the threshold pair furthest from where the rates start to drop.
-    plateau.sort(key=lambda c: (c.min_overlap, c.min_dense))
-    return plateau[len(plateau) // 2]
+    # The middle of the plateau on each signal in turn, so both thresholds keep a margin from where the rates drop:
+    # the median overlap threshold, then the median dense threshold among the plateau's pairs with that overlap.
+    overlaps = sorted({c.min_overlap for c in plateau})
+    overlap = overlaps[len(overlaps) // 2]
+    row = sorted((c for c in plateau if c.min_overlap == overlap), key=lambda c: c.min_dense)
+    return row[len(row) // 2]
 
 
 def run_calibration(settings: Settings, labelled: Path) -> Choice:
@@ -68,7 +73,7 @@ def run_calibration(settings: Settings, labelled: Path) -> Choice:
         f"# Written by `kbot calibrate` from {labelled} ({len(answerable)} answerable, {len(out_of_scope)} out of "
         f"scope)\n# on {datetime.now(UTC).date()}. Re-run it after changing the articles.\n\n"
         f"[thresholds]\nmin_dense = {choice.min_dense}\nmin_overlap = {choice.min_overlap}\n\n"
-        f"[calibration]\nset = \"{labelled}\"\nanswerable = {len(answerable)}\nout_of_scope = {len(out_of_scope)}\n"
+        f'[calibration]\nset = "{labelled}"\nanswerable = {len(answerable)}\nout_of_scope = {len(out_of_scope)}\n'
         f"answered_rate = {choice.answered_rate:.3f}\nabstained_rate = {choice.abstained_rate:.3f}\n"
         f"precision = {choice.precision:.3f}\n",
         encoding="utf-8",

@@ -1,0 +1,168 @@
+"""Query normalisation (lay terms, typos, real words left alone) and the hybrid retriever over the fake index."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from kbot.embedding import FakeEmbedder
+from kbot.index import Index, load_index
+from kbot.retrieval import QueryNormalizer, Retrieval, Retriever
+
+
+@pytest.fixture(scope="module")
+def index(fake_index_dir: Path, seeds_dir: Path) -> Index:
+    return load_index(fake_index_dir, seeds_dir, FakeEmbedder.name)
+
+
+@pytest.fixture(scope="module")
+def retriever(index: Index) -> Retriever:
+    return Retriever(index, top_passages=8)
+
+
+@pytest.fixture(scope="module")
+def normalizer(retriever: Retriever) -> QueryNormalizer:
+    return retriever.normalizer
+
+
+def _retrieve(retriever: Retriever, embedder: FakeEmbedder, question: str, limit: int = 30) -> Retrieval:
+    query = retriever.normalizer.normalize(question)
+    return retriever.retrieve(query, embedder.embed([query or question]), limit=limit)
+
+
+# ------------------------------------------------------------------------------------------- normalisation
+
+
+@pytest.mark.parametrize(
+    ("question", "normalized"),
+    [
+        ("opiate", "opioid"),
+        ("Is ketamine an opiate?", "is ketamine an opioid"),
+        ("opiates", "opioids"),
+        ("special k", "ketamine"),
+        ("Is Special K an opiate?", "is ketamine an opioid"),
+        ("is ketamin a opiod", "is ketamine a opioid"),
+        ("KETAMIN", "ketamine"),
+        ("opiods", "opioids"),
+        ("is ketamine a narcotic", "is ketamine a opioid"),
+        ("depresion", "depression"),
+        ("naltrexon", "naltrexone"),
+        ("shouldnt i stop", "should not i stop"),
+        ("isnt ketamine addicting", "is not ketamine addictive"),
+        ("Ketamine’s effects", "ketamine's effects"),
+    ],
+)
+def test_lay_terms_and_typos_map_onto_the_sources_words(
+    normalizer: QueryNormalizer, question: str, normalized: str
+) -> None:
+    assert normalizer.normalize(question) == normalized
+
+
+@pytest.mark.parametrize(
+    "word",
+    # Each is within difflib's reach of a corpus word ("part", "each", "diversion", "diving", "other"): only the
+    # English dictionary keeps them as they are.
+    ["party", "teach", "version", "driving", "mother"],
+)
+def test_real_english_words_are_not_corrected(normalizer: QueryNormalizer, word: str) -> None:
+    assert normalizer.normalize(f"ketamine {word}") == f"ketamine {word}"
+
+
+def test_contraction_without_apostrophe_is_expanded_not_corrected(normalizer: QueryNormalizer) -> None:
+    normalized = normalizer.normalize("shouldnt")
+    assert normalized == "should not"
+    assert "not" in normalized.split()  # the negation survives: "should" alone would invert the question
+
+
+def test_synonyms_are_whole_words_only(normalizer: QueryNormalizer) -> None:
+    # "ket" maps to ketamine, but not inside "market" or "ticket".
+    assert normalizer.normalize("ket market ticket") == "ketamine market ticket"
+
+
+def test_content_words_drop_stopwords(normalizer: QueryNormalizer) -> None:
+    assert normalizer.content_words(normalizer.normalize("Is ketamine an opioid?")) == ["ketamine", "opioid"]
+    assert normalizer.content_words(normalizer.normalize("is it a the")) == []
+
+
+def test_normalizer_with_explicit_tables() -> None:
+    n = QueryNormalizer({"ketamine", "opioid", "receptor"}, synonyms={"opiate": "opioid"}, dictionary=frozenset())
+    assert n.normalize("Ketamne and the receptr, an opiate?") == "ketamine and the receptor an opioid"
+    assert n.normalize("") == ""
+
+
+# ------------------------------------------------------------------------------------------- retrieval
+
+
+QUESTIONS = [
+    "Is ketamine an opioid?",
+    "what does naltrexone do to ketamine",
+    "ketamine zebra",
+    "what are your opening hours",
+    "",
+    "?!",
+]
+
+
+@pytest.mark.parametrize("question", QUESTIONS)
+def test_candidates_are_quotable_sorted_and_bounded(
+    retriever: Retriever, fake_embedder: FakeEmbedder, index: Index, question: str
+) -> None:
+    found = _retrieve(retriever, fake_embedder, question, limit=12)
+    assert 0 < len(found.candidates) <= 12
+    assert all(c.row.quotable for c in found.candidates)
+    scores = [c.score for c in found.candidates]
+    assert scores == sorted(scores, reverse=True)
+    assert len({c.row.id for c in found.candidates}) == len(found.candidates)
+    assert 0.0 <= found.overlap <= 1.0
+    assert all(0.0 <= c.lexical <= 1.0 for c in found.candidates)
+    quotable_dense = [c.dense for c in found.candidates]
+    assert found.top_dense >= max(quotable_dense) - 1e-6
+
+
+def test_dense_signal_is_the_cosine_of_question_and_sentence(
+    retriever: Retriever, fake_embedder: FakeEmbedder, index: Index
+) -> None:
+    found = _retrieve(retriever, fake_embedder, "Is ketamine an opioid?")
+    query_vector = fake_embedder.embed([found.query])[0]
+    for c in found.candidates:
+        expected = float(fake_embedder.embed([c.row.text])[0] @ query_vector)
+        assert c.dense == pytest.approx(expected, abs=1e-5)
+    assert found.top_dense == pytest.approx(
+        max(float(np.asarray(index.sentence_vectors)[r.id] @ query_vector) for r in index.sentences if r.quotable),
+        abs=1e-5,
+    )
+
+
+def test_best_candidate_answers_the_core_question(retriever: Retriever, fake_embedder: FakeEmbedder) -> None:
+    found = _retrieve(retriever, fake_embedder, "Is ketamine an opioid?")
+    best = found.candidates[0].row.text.lower()
+    assert "ketamine" in best and "opioid" in best
+    assert found.top_passage > 0.5
+    assert found.overlap == 1.0
+    assert found.content_words == 2
+
+
+@pytest.mark.parametrize(
+    ("question", "overlap", "content_words"),
+    [
+        ("ketamine opioid", 1.0, 2),
+        ("ketamine zebra", 0.5, 2),
+        ("zebra xylophone", 0.0, 2),
+        ("ketamine zebra xylophone", 1 / 3, 3),
+        ("is it the", 0.0, 0),
+    ],
+)
+def test_overlap_is_the_share_of_content_words_the_sources_use(
+    retriever: Retriever, fake_embedder: FakeEmbedder, question: str, overlap: float, content_words: int
+) -> None:
+    found = _retrieve(retriever, fake_embedder, question)
+    assert (found.overlap, found.content_words) == (pytest.approx(overlap), content_words)
+
+
+def test_limit_caps_the_candidates(retriever: Retriever, fake_embedder: FakeEmbedder) -> None:
+    assert len(_retrieve(retriever, fake_embedder, "ketamine", limit=3).candidates) == 3
+    assert len(_retrieve(retriever, fake_embedder, "ketamine", limit=1000).candidates) == sum(
+        r.quotable for r in retriever.index.sentences
+    )
