@@ -1,0 +1,330 @@
+"""The HTTP API: ``create_app(settings)`` builds it; its lifespan loads the model and index once, in a thread.
+
+Routes: POST /v1/ask, GET /v1/sources, GET /v1/sources/{id}, GET /healthz, GET /readyz, plus the web pages' router.
+Every error has one JSON shape, ``{"error": {"code", "message", "request_id", ...}}``, and never echoes what the
+caller sent: a question may be a patient's health information.
+"""
+
+# No `from __future__ import annotations` here: FastAPI reads the route signatures at runtime, and /v1/ask's request
+# model is built per app (its length cap comes from the settings).
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import AsyncIterator, Callable
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from fastapi import APIRouter, Depends, FastAPI, Header, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from kbot import __version__
+from kbot.api import schemas as s
+from kbot.api.batching import CachedAsker, MicroBatcher
+from kbot.api.middleware import BodySizeLimit, RequestContext, error_body
+from kbot.api.security import API_KEY_HEADER, KeyChecker, RateLimiter, client_address, key_fingerprint, load_api_keys
+from kbot.config import Settings
+from kbot.errors import IndexCorrupt, IndexMissing, IndexStale, KbotError
+
+if TYPE_CHECKING:
+    from kbot.service import KbotService
+
+log = logging.getLogger("kbot.api")
+Loader = Callable[[Settings], "KbotService"]
+RETRY_WHILE_LOADING = "5"
+WARM_UP_QUESTION = "Is ketamine an opioid?"
+
+
+class ApiError(Exception):
+    """An error the API answers with its uniform JSON shape."""
+
+    def __init__(self, status: int, code: str, message: str, *, fix: str = "", headers: dict[str, str] | None = None):
+        super().__init__(message)
+        self.status, self.code, self.message, self.fix = status, code, message, fix
+        self.headers = headers or {}
+
+
+@dataclass
+class Runtime:
+    """What the routes share: set up by create_app, filled in by the lifespan once the service is loaded."""
+
+    settings: Settings
+    keys: KeyChecker
+    limiter: RateLimiter
+    service: "KbotService | None" = None
+    asker: CachedAsker | None = None
+    load_error: ApiError | None = None
+    tasks: set[asyncio.Task[None]] = field(default_factory=set)
+
+    def start(self, service: "KbotService") -> None:
+        batcher = MicroBatcher(
+            service.ask_batch, max_batch=self.settings.batch_max, wait_ms=self.settings.batch_wait_ms
+        )
+        batcher.start()
+        self.asker = CachedAsker(batcher, self.settings.cache_size)
+        self.service = service
+
+    def ready(self) -> tuple["KbotService", CachedAsker]:
+        if self.service is not None and self.asker is not None:
+            return self.service, self.asker
+        if self.load_error is not None:
+            raise self.load_error
+        raise ApiError(
+            503,
+            "not_ready",
+            "kbot is still loading its model and index; retry in a few seconds (GET /readyz says when it is ready)",
+            headers={"Retry-After": RETRY_WHILE_LOADING},
+        )
+
+
+def create_app(settings: Settings, service: "KbotService | None" = None, *, loader: Loader | None = None) -> FastAPI:
+    """The API. With ``service`` (tests), it is used as is; else the lifespan loads one with ``loader``
+    (``KbotService.load`` by default) in a thread, so /healthz answers meanwhile and /readyz says 503 until done."""
+    runtime = Runtime(settings, KeyChecker(load_api_keys(settings)), RateLimiter(settings.rate_limit_per_minute))
+    if settings.log_questions:
+        log.warning("KBOT_LOG_QUESTIONS is on: question text (patients' health information) will be logged")
+    app = FastAPI(
+        title="kbot API",
+        version=__version__,
+        description=s.API_DESCRIPTION,
+        lifespan=_lifespan(runtime, service, loader),
+        openapi_tags=s.TAGS,
+    )
+    app.state.kbot = runtime
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_origins,
+        allow_methods=["GET", "POST"],
+        allow_headers=["Content-Type", API_KEY_HEADER, "X-Request-ID"],
+        expose_headers=["X-Request-ID", "Retry-After"],
+    )
+    app.add_middleware(RequestContext, log_questions=settings.log_questions)  # outermost: ids and logs for all
+    app.add_exception_handler(ApiError, _api_error)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
+    app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
+    app.include_router(_health_routes(runtime))
+    app.include_router(_v1_routes(runtime))
+    from kbot.api.pages import router as pages_router
+
+    app.include_router(pages_router)
+    return app
+
+
+def _lifespan(runtime: Runtime, service: "KbotService | None", loader: Loader | None) -> Any:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if service is not None:
+            runtime.start(service)
+        else:
+            task = asyncio.create_task(_load(runtime, loader or _default_loader))
+            runtime.tasks.add(task)
+            task.add_done_callback(runtime.tasks.discard)
+        try:
+            yield
+        finally:
+            for task in list(runtime.tasks):
+                task.cancel()
+            if runtime.asker is not None:
+                await runtime.asker.batcher.stop()
+
+    return lifespan
+
+
+def _default_loader(settings: Settings) -> "KbotService":
+    from kbot.service import KbotService
+
+    return KbotService.load(settings)
+
+
+_LOAD_ERROR_CODES = {IndexMissing: "index_missing", IndexStale: "index_stale", IndexCorrupt: "index_corrupt"}
+
+
+async def _load(runtime: Runtime, loader: Loader) -> None:
+    try:
+        service = await asyncio.to_thread(loader, runtime.settings)
+    except KbotError as exc:
+        code = _LOAD_ERROR_CODES.get(type(exc), "load_failed")
+        log.error("kbot cannot start: %s (to fix it: %s)", exc.message, exc.fix or "see the message")
+        runtime.load_error = ApiError(503, code, exc.message, fix=exc.fix)
+        return
+    except Exception:
+        log.exception("kbot cannot start: loading the model and index failed")
+        runtime.load_error = ApiError(503, "load_failed", "kbot failed to load its model and index; see the server log")
+        return
+    try:  # the first model call is slow (lazy initialisation): pay it now, not on a patient's first question
+        await asyncio.to_thread(service.ask, WARM_UP_QUESTION)
+    except Exception:
+        log.exception("the warm-up question failed; serving anyway")
+    runtime.start(service)
+    log.info("kbot is ready: %d sources", len(service.sources()))
+
+
+# --- routes -------------------------------------------------------------------------------------------------------
+
+
+def _health_routes(runtime: Runtime) -> APIRouter:
+    router = APIRouter(tags=["health"])
+
+    @router.get("/healthz", response_model=s.Health, responses=s.HEALTH_RESPONSES, summary="The process is alive")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @router.get(
+        "/readyz", response_model=s.Ready, responses=s.READY_RESPONSES, summary="The model and index are loaded"
+    )
+    async def readyz() -> dict[str, Any]:
+        service, _ = runtime.ready()
+        return {"status": "ready", "sources": len(service.sources())}
+
+    return router
+
+
+def _v1_routes(runtime: Runtime) -> APIRouter:
+    settings = runtime.settings
+    ask_request = s.ask_request_model(settings.max_question_chars)
+
+    async def guard(
+        request: Request,
+        x_api_key: str | None = Header(None, alias=API_KEY_HEADER, description="Your clinic's key, when keys are on"),
+    ) -> None:
+        valid = runtime.keys.is_valid(x_api_key)
+        if valid and x_api_key is not None:
+            caller = "key:" + key_fingerprint(x_api_key)
+        else:
+            peer = request.client.host if request.client else None
+            caller = "addr:" + client_address(
+                peer, request.headers.get("x-forwarded-for"), settings.trust_forwarded_for
+            )
+        decision = runtime.limiter.hit(caller)
+        if not decision.allowed:
+            per = "API key" if caller.startswith("key:") else "client address"
+            raise ApiError(
+                429,
+                "rate_limited",
+                f"Too many requests: at most {settings.rate_limit_per_minute} a minute per {per}. "
+                f"Retry after {decision.retry_after} s.",
+                headers={"Retry-After": str(decision.retry_after)},
+            )
+        if runtime.keys.required and not valid:
+            missing = x_api_key is None
+            raise ApiError(
+                401,
+                "missing_api_key" if missing else "invalid_api_key",
+                f"Send your clinic's API key in the {API_KEY_HEADER} header"
+                if missing
+                else f"The {API_KEY_HEADER} header holds a key kbot does not know; check it with kbot's operator",
+                headers={"WWW-Authenticate": f'ApiKey header="{API_KEY_HEADER}"'},
+            )
+
+    router = APIRouter(prefix="/v1", dependencies=[Depends(guard)], responses=s.V1_RESPONSES)
+
+    @router.post("/ask", response_model=s.AnswerOut, responses=s.ASK_RESPONSES, tags=["ask"], summary="Ask a question")
+    async def ask(body: ask_request, request: Request) -> Response:  # type: ignore[valid-type]
+        """Answers by quoting the sources verbatim, with citations; every reply ends with the clinician notice.
+
+        The question travels only in this POST body: it is never put in a URL, and not logged unless the operator
+        turns KBOT_LOG_QUESTIONS on."""
+        _, asker = runtime.ready()
+        question: str = body.question  # type: ignore[attr-defined]
+        if settings.log_questions:
+            request.state.question = question
+        answer, cached = await asker.ask(question)
+        request.state.outcome = answer.status.value
+        request.state.cache = "hit" if cached else "miss"
+        payload = json.dumps(answer.to_dict(), ensure_ascii=False).encode()
+        return Response(payload, media_type="application/json", headers={"Cache-Control": "no-store"})
+
+    @router.get("/sources", response_model=s.SourceList, responses=s.SOURCES_RESPONSES, tags=["sources"])
+    async def sources() -> dict[str, Any]:
+        """The articles kbot quotes, with their metadata."""
+        service, _ = runtime.ready()
+        return {"sources": [asdict(m) for m in service.sources()]}
+
+    @router.get("/sources/{source_id}", response_model=s.SourceDetail, responses=s.SOURCE_RESPONSES, tags=["sources"])
+    async def source(source_id: str) -> dict[str, Any]:
+        """One article with its cleaned blocks and their character offsets, to show a quote in context."""
+        service, _ = runtime.ready()
+        document = service.document(source_id)
+        if document is None:
+            raise ApiError(404, "source_not_found", "No source has that id; GET /v1/sources lists them")
+        blocks = [
+            {
+                "index": b.index,
+                "kind": b.kind.value,
+                "start": b.start,
+                "end": b.end,
+                "text": b.text,
+                "section": b.section,
+            }
+            for b in document.kept_blocks
+        ]
+        return {"source": asdict(document.meta), "blocks": blocks}
+
+    return router
+
+
+# --- errors -------------------------------------------------------------------------------------------------------
+
+
+def _error(request: Request, status: int, code: str, message: str, **extra: Any) -> JSONResponse:
+    headers = extra.pop("headers", None)
+    request.state.outcome = code
+    return JSONResponse(error_body(request.scope, code, message, **extra), status_code=status, headers=headers)
+
+
+async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
+    extra = {"fix": exc.fix} if exc.fix else {}
+    return _error(request, exc.status, exc.code, exc.message, headers=exc.headers, **extra)
+
+
+_JSON_HINT = 'send a JSON object like {"question": "Is ketamine an opioid?"} with Content-Type: application/json'
+
+
+async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    """422 that says which field is wrong and why, and never echoes the rejected input (FastAPI's default does)."""
+    errors = exc.errors()
+    if any(e.get("type") == "json_invalid" for e in errors):
+        return _error(request, 422, "invalid_json", f"The body is not valid JSON: {_JSON_HINT}")
+    fields: dict[str, str] = {}
+    for e in errors:
+        loc = [str(p) for p in e.get("loc", ())]
+        name = ".".join(loc[1:]) if len(loc) > 1 else loc[0] if loc else "request"
+        fields.setdefault(name, _describe(e))
+    code = "invalid_question" if "question" in fields else "invalid_request"
+    message = "; ".join(f"{name}: {why}" for name, why in fields.items())
+    return _error(request, 422, code, message, fields=fields)
+
+
+def _describe(error: Any) -> str:
+    kind, ctx = error.get("type", ""), error.get("ctx") or {}
+    if kind == "missing":
+        return f"is required: {_JSON_HINT}" if tuple(error.get("loc", ())) == ("body",) else "is required"
+    if kind == "string_type":
+        return "must be a string"
+    if kind == "string_too_short":
+        return "must not be empty"
+    if kind == "string_too_long":
+        return f"must be at most {ctx.get('max_length')} characters"
+    if kind == "extra_forbidden":
+        return "is not an accepted field"
+    if kind in ("model_attributes_type", "dict_type", "model_type"):
+        return f"must be a JSON object: {_JSON_HINT}"
+    if kind == "value_error":
+        return str(ctx.get("error", error.get("msg", "is not valid")))
+    return str(error.get("msg", "is not valid"))
+
+
+async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    headers = dict(exc.headers or {})
+    if exc.status_code == 404:
+        return _error(request, 404, "not_found", "No such endpoint; see /docs", headers=headers)
+    if exc.status_code == 405:
+        message = "This endpoint does not accept that method; questions go in a POST body (see /docs)"
+        return _error(request, 405, "method_not_allowed", message, headers=headers)
+    if exc.status_code == 400:  # a body FastAPI could not decode (e.g. not UTF-8): bad input, like broken JSON
+        return _error(request, 422, "invalid_json", f"The body could not be read: {_JSON_HINT}")
+    return _error(request, exc.status_code, "http_error", str(exc.detail), headers=headers)

@@ -1,0 +1,190 @@
+"""Answering many concurrent questions fast: an LRU cache of answers, shared in-flight work, and micro-batches.
+
+Encoding one question costs about as much as encoding several together, so questions that arrive together are
+collected into one ``ask_batch`` call, run in a worker thread (the model releases the GIL, so the event loop keeps
+serving). Most of a clinic's traffic repeats a few questions: those are answered from a bounded LRU cache, and a
+question already being answered is not encoded twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Generic, TypeVar
+
+from kbot.domain import Answer
+
+K = TypeVar("K")
+V = TypeVar("V")
+AskBatch = Callable[[Sequence[str]], list[Answer]]
+
+
+def normalise(question: str) -> str:
+    """The cache key: case and runs of whitespace do not change an answer (the model is uncased)."""
+    return " ".join(question.split()).lower()
+
+
+class LRUCache(Generic[K, V]):
+    """At most ``maxsize`` entries; the least recently used goes first. ``maxsize`` 0 keeps nothing."""
+
+    def __init__(self, maxsize: int) -> None:
+        self.maxsize = maxsize
+        self._data: OrderedDict[K, V] = OrderedDict()
+
+    def get(self, key: K) -> V | None:
+        value = self._data.get(key)
+        if value is not None:
+            self._data.move_to_end(key)
+        return value
+
+    def put(self, key: K, value: V) -> None:
+        if self.maxsize <= 0:
+            return
+        self._data[key] = value
+        self._data.move_to_end(key)
+        while len(self._data) > self.maxsize:
+            self._data.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+
+_Item = tuple[str, "asyncio.Future[Answer]"]
+
+
+class MicroBatcher:
+    """Collects questions from concurrent requests and answers them with one ``ask_batch`` call per batch.
+
+    A batch is whatever is queued when the model is free, topped up for at most ``wait_ms`` while other requests are
+    arriving too (a lone question at low load is never held back), and never more than ``max_batch`` questions.
+    """
+
+    def __init__(self, ask_batch: AskBatch, *, max_batch: int, wait_ms: float) -> None:
+        self._ask_batch = ask_batch
+        self._max = max(1, max_batch)
+        self._wait = max(0.0, wait_ms) / 1000.0
+        self._queue: asyncio.Queue[_Item] = asyncio.Queue()
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kbot-model")
+        self._task: asyncio.Task[None] | None = None
+        self._last_size = 1
+        self.batches = 0  # counters, for tests and the benchmark
+        self.questions = 0
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="kbot-batcher")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        while not self._queue.empty():
+            _, future = self._queue.get_nowait()
+            if not future.done():
+                future.set_exception(RuntimeError("kbot is shutting down"))
+        self._executor.shutdown(wait=False)
+
+    def submit(self, question: str) -> asyncio.Future[Answer]:
+        if self._task is None:
+            raise RuntimeError("MicroBatcher.start() must be called first")
+        future: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait((question, future))
+        return future
+
+    async def _run(self) -> None:
+        while True:
+            batch = [await self._queue.get()]
+            self._drain(batch)
+            if self._wait and len(batch) < self._max and (len(batch) > 1 or self._last_size > 1):
+                await self._top_up(batch)
+            self._last_size = len(batch)
+            await self._answer(batch)
+
+    def _drain(self, batch: list[_Item]) -> None:
+        while len(batch) < self._max and not self._queue.empty():
+            batch.append(self._queue.get_nowait())
+
+    async def _top_up(self, batch: list[_Item]) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._wait
+        while len(batch) < self._max and (left := deadline - loop.time()) > 0:
+            try:
+                batch.append(await asyncio.wait_for(self._queue.get(), left))
+            except TimeoutError:
+                return
+            self._drain(batch)
+
+    async def _answer(self, batch: list[_Item]) -> None:
+        live = [(q, f) for q, f in batch if not f.done()]  # a cancelled request needs no answer
+        if not live:
+            return
+        loop = asyncio.get_running_loop()
+        questions = [q for q, _ in live]
+        self.batches += 1
+        self.questions += len(questions)
+        try:
+            answers = await loop.run_in_executor(self._executor, self._checked, questions)
+        except Exception as exc:
+            if len(live) == 1:
+                _settle(live[0][1], exc)
+                return
+            for item in live:  # one bad question must not fail the others: answer them one by one
+                await self._answer([item])
+            return
+        for (_, future), answer in zip(live, answers, strict=True):
+            _settle(future, answer)
+
+    def _checked(self, questions: list[str]) -> list[Answer]:
+        answers = self._ask_batch(questions)
+        if len(answers) != len(questions):
+            raise RuntimeError(f"ask_batch returned {len(answers)} answers for {len(questions)} questions")
+        return answers
+
+
+def _settle(future: asyncio.Future[Answer], outcome: Answer | BaseException) -> None:
+    if future.done():
+        return
+    if isinstance(outcome, BaseException):
+        future.set_exception(outcome)
+    else:
+        future.set_result(outcome)
+
+
+class CachedAsker:
+    """What the /v1/ask route calls: the LRU cache first, then a question already being answered, then a batch."""
+
+    def __init__(self, batcher: MicroBatcher, cache_size: int) -> None:
+        self.batcher = batcher
+        self.cache: LRUCache[str, Answer] = LRUCache(cache_size)
+        self._inflight: dict[str, asyncio.Future[Answer]] = {}
+
+    async def ask(self, question: str) -> tuple[Answer, bool]:
+        """The answer, and whether it came from the cache."""
+        key = normalise(question)
+        cached = self.cache.get(key)
+        if cached is not None:
+            return _as_asked(cached, question), True
+        future = self._inflight.get(key)
+        if future is None:
+            future = self.batcher.submit(question)
+            self._inflight[key] = future
+            future.add_done_callback(lambda f: self._done(key, f))
+        # shield: a client that hangs up must not cancel the answer other requests are waiting for
+        answer = await asyncio.shield(future)
+        return _as_asked(answer, question), False
+
+    def _done(self, key: str, future: asyncio.Future[Answer]) -> None:
+        self._inflight.pop(key, None)
+        if not future.cancelled() and future.exception() is None:
+            self.cache.put(key, future.result())
+
+
+def _as_asked(answer: Answer, question: str) -> Answer:
+    """A shared answer carries the caller's own wording of the question."""
+    return answer if answer.question == question else dataclasses.replace(answer, question=question)

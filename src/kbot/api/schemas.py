@@ -1,0 +1,313 @@
+"""The HTTP API's request and response shapes, with the examples shown in /docs.
+
+The answer shapes mirror ``domain.Answer.to_dict()`` field for field: that dict is the contract shared by the CLI, the
+API, the widget and the evaluation, and tests check that every answer the service gives validates against them.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictStr, create_model, field_validator
+
+NOTICE_EXAMPLE = (
+    "kbot only quotes published articles and is not medical advice. "
+    "Please consult a clinician about your own health and treatment."
+)
+QUESTION_EXAMPLE = "Is ketamine an opioid?"
+
+
+class AskRequestBase(BaseModel):
+    """A patient's question. Sent only in a POST body, never in a URL (access logs record URLs)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        regex_engine="python-re",  # the same \S as Python's str.strip() below, and as schema-driven clients
+        json_schema_extra={"examples": [{"question": QUESTION_EXAMPLE}]},
+    )
+
+    question: StrictStr
+
+    @field_validator("question", mode="before")
+    @classmethod
+    def _not_blank(cls, value: object) -> object:
+        if isinstance(value, str):
+            if not value.strip():
+                raise ValueError("the question is empty or only whitespace; send the patient's question as text")
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise ValueError("the question is not valid Unicode text (it holds a lone surrogate)") from None
+        return value
+
+    @field_validator("question")
+    @classmethod
+    def _strip(cls, value: str) -> str:
+        return value.strip()
+
+
+def ask_request_model(max_chars: int) -> type[AskRequestBase]:
+    """The request model with the configured length cap, so /openapi.json states the real limit."""
+    question_field: Any = (
+        StrictStr,
+        Field(
+            min_length=1,
+            max_length=max_chars,
+            pattern=r"\S",
+            description=f"The question: 1 to {max_chars} characters, not only whitespace",
+        ),
+    )
+    return create_model("AskRequest", __base__=AskRequestBase, question=question_field)
+
+
+class QuoteOut(BaseModel):
+    text: str = Field(description="Verbatim text of the source: source text[start:end]")
+    source_id: str
+    source_file: str
+    start: int = Field(ge=0, description="Character offset of the quote in the source's text")
+    end: int = Field(ge=0)
+    score: float
+    citation: int = Field(ge=1, description="The [n] marker of the source in `sources`")
+    also_in: list[str] = Field(description="Other sources that say nearly the same thing")
+
+
+class SourceRefOut(BaseModel):
+    citation: int = Field(ge=1)
+    id: str
+    title: str
+    publisher: str
+    url: str
+    updated: str
+
+
+class ResourceOut(BaseModel):
+    name: str
+    action: str
+    phone: str
+    sms: str
+
+
+AnswerStatus = Literal["answered", "no_answer", "crisis", "declined"]
+
+
+class AnswerOut(BaseModel):
+    """The answer object: the same contract as `kbot ask --json`."""
+
+    status: AnswerStatus
+    question: str
+    message: str = Field(description="kbot's own short reply for no_answer, declined and crisis; '' when answered")
+    quotes: list[QuoteOut]
+    sources: list[SourceRefOut]
+    suggestions: list[str] = Field(description="Questions kbot can answer, for no_answer and declined")
+    resources: list[ResourceOut] = Field(description="Help lines, shown first in a crisis reply")
+    notice: str = Field(description="The clinician notice that ends every reply")
+    text: str = Field(description="Plain-text rendering: quotes with [n] markers, the sources, the notice last")
+
+
+class SourceMetaOut(BaseModel):
+    id: str
+    file: str
+    title: str
+    publisher: str
+    url: str
+    updated: str
+    kind: str = Field(description='"editorial" or "clinic_marketing"')
+
+
+class SourceList(BaseModel):
+    sources: list[SourceMetaOut]
+
+
+class BlockOut(BaseModel):
+    index: int
+    kind: str = Field(description="title, heading, paragraph, list_item, faq_question or faq_answer")
+    start: int = Field(ge=0, description="Character offset of the block in the source's text")
+    end: int = Field(ge=0)
+    text: str
+    section: str = Field(description="The heading the block sits under ('' before the first heading)")
+
+
+class SourceDetail(BaseModel):
+    source: SourceMetaOut
+    blocks: list[BlockOut] = Field(description="The cleaned blocks that can be quoted, in order")
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+
+
+class Ready(BaseModel):
+    status: Literal["ready"]
+    sources: int = Field(description="Number of sources in the loaded index")
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(description="Stable, machine-readable reason")
+    message: str = Field(description="What went wrong and what to do instead")
+    request_id: str = Field(description="Also in the X-Request-ID response header; quote it when reporting a problem")
+    fix: str | None = Field(None, description="The command that resolves a server-side problem, when there is one")
+    fields: dict[str, str] | None = Field(None, description="For 422: each rejected field and why (never its value)")
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorDetail
+
+
+_SOURCE = {
+    "id": "001_53a5c0841efecae6",
+    "file": "001_53a5c0841efecae6.txt",
+    "title": "Is ketamine an opioid?",
+    "publisher": "Pacific Mind Health",
+    "url": "",
+    "updated": "",
+    "kind": "clinic_marketing",
+}
+_QUOTE = "Ketamine is not an opioid."
+ANSWER_EXAMPLE: dict[str, Any] = {
+    "status": "answered",
+    "question": QUESTION_EXAMPLE,
+    "message": "",
+    "quotes": [
+        {
+            "text": _QUOTE,
+            "source_id": _SOURCE["id"],
+            "source_file": _SOURCE["file"],
+            "start": 1234,
+            "end": 1234 + len(_QUOTE),
+            "score": 0.81,
+            "citation": 1,
+            "also_in": ["003_89a2fa04ad3b341e"],
+        }
+    ],
+    "sources": [{"citation": 1, **{k: _SOURCE[k] for k in ("id", "title", "publisher", "url", "updated")}}],
+    "suggestions": [],
+    "resources": [],
+    "notice": NOTICE_EXAMPLE,
+    "text": f'"{_QUOTE}" [1]\n\nSources:\n[1] {_SOURCE["title"]} ({_SOURCE["publisher"]})\n\n{NOTICE_EXAMPLE}',
+}
+SOURCES_EXAMPLE = {"sources": [_SOURCE]}
+SOURCE_DETAIL_EXAMPLE = {
+    "source": _SOURCE,
+    "blocks": [
+        {"index": 0, "kind": "title", "start": 0, "end": 22, "text": _SOURCE["title"], "section": ""},
+        {"index": 3, "kind": "paragraph", "start": 1234, "end": 1260, "text": _QUOTE, "section": "The short answer"},
+    ],
+}
+_RID = "3f2b9c0e5a7d4e1f8a6b2c9d0e1f2a3b"
+
+
+def error_example(code: str, message: str, **extra: Any) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "request_id": _RID, **extra}}
+
+
+def error_response(description: str, **examples: dict[str, Any]) -> dict[str, Any]:
+    """An OpenAPI `responses` entry: the uniform error shape with one named example per situation."""
+    return {
+        "model": ErrorResponse,
+        "description": description,
+        "content": {"application/json": {"examples": {name: {"value": v} for name, v in examples.items()}}},
+    }
+
+
+def ok_response(description: str, example: dict[str, Any]) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"example": example}}}
+
+
+API_DESCRIPTION = """\
+kbot answers patients' questions **only by quoting vetted articles verbatim**, with citations, and every reply ends
+with a clinician notice. It never writes medical advice of its own; crisis messages get help lines first.
+
+* Questions travel only in `POST /v1/ask` bodies, never in URLs, and are not logged by default.
+* Errors share one shape, `{"error": {"code", "message", "request_id"}}`, and never echo what was sent.
+* Every response carries `X-Request-ID`; quote it when reporting a problem.
+* When the operator turns keys on, send `X-API-Key`. Over the rate limit: 429 with `Retry-After`.
+"""
+TAGS = [
+    {"name": "ask", "description": "Questions and answers"},
+    {"name": "sources", "description": "The articles kbot quotes, to show a quote in context"},
+    {"name": "health", "description": "Liveness and readiness probes"},
+]
+
+_NOT_READY = error_example(
+    "not_ready",
+    "kbot is still loading its model and index; retry in a few seconds (GET /readyz says when it is ready)",
+)
+_INDEX_MISSING = error_example(
+    "index_missing",
+    "No index in /srv/kbot/index: kbot has not been built yet.",
+    fix="kbot build",
+)
+_SERVICE_UNAVAILABLE = error_response(
+    "Not ready: still loading (with Retry-After), or the index cannot be used (the body says how to fix it)",
+    loading=_NOT_READY,
+    index_missing=_INDEX_MISSING,
+)
+_INTERNAL = error_response(
+    "A fault in kbot (never caused by the input); the request id finds it in the server log",
+    internal_error=error_example("internal_error", "kbot failed to handle this request; quote the request id"),
+)
+
+HEALTH_RESPONSES: dict[int | str, dict[str, Any]] = {200: ok_response("The process is alive", {"status": "ok"})}
+READY_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: ok_response("The model and index are loaded", {"status": "ready", "sources": 5}),
+    503: _SERVICE_UNAVAILABLE,
+}
+V1_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: error_response(
+        "API keys are on and X-API-Key is missing or unknown",
+        missing_api_key=error_example("missing_api_key", "Send your clinic's API key in the X-API-Key header"),
+        invalid_api_key=error_example(
+            "invalid_api_key", "The X-API-Key header holds a key kbot does not know; check it with kbot's operator"
+        ),
+    ),
+    429: error_response(
+        "Over the rate limit; the Retry-After header says how many seconds to wait",
+        rate_limited=error_example(
+            "rate_limited", "Too many requests: at most 60 a minute per client address. Retry after 1 s."
+        ),
+    ),
+    422: error_response(
+        "The request is malformed (the rejected value is never echoed)",
+        invalid_request=error_example(
+            "invalid_request", "x-api-key: must be a string", fields={"x-api-key": "must be a string"}
+        ),
+    ),
+    500: _INTERNAL,
+    503: _SERVICE_UNAVAILABLE,
+}
+ASK_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: ok_response("The answer object (the same as `kbot ask --json`)", ANSWER_EXAMPLE),
+    413: error_response(
+        "The body is over the size cap",
+        body_too_large=error_example(
+            "body_too_large",
+            "The request body is over 8192 bytes; a question is at most a few thousand characters",
+        ),
+    ),
+    422: error_response(
+        "The question is missing, empty, too long or not a string, or the body is not JSON (never echoed back)",
+        empty=error_example(
+            "invalid_question",
+            "question: the question is empty or only whitespace; send the patient's question as text",
+            fields={"question": "the question is empty or only whitespace; send the patient's question as text"},
+        ),
+        too_long=error_example(
+            "invalid_question",
+            "question: must be at most 1000 characters",
+            fields={"question": "must be at most 1000 characters"},
+        ),
+        not_json=error_example(
+            "invalid_json",
+            'The body is not valid JSON: send a JSON object like {"question": "Is ketamine an opioid?"} '
+            "with Content-Type: application/json",
+        ),
+    ),
+}
+SOURCES_RESPONSES: dict[int | str, dict[str, Any]] = {200: ok_response("The sources kbot quotes", SOURCES_EXAMPLE)}
+SOURCE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: ok_response("The source's metadata and its cleaned blocks with offsets", SOURCE_DETAIL_EXAMPLE),
+    404: error_response(
+        "No source has that id",
+        source_not_found=error_example("source_not_found", "No source has that id; GET /v1/sources lists them"),
+    ),
+}
