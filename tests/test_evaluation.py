@@ -292,6 +292,16 @@ def test_report_gate_names_each_missed_threshold(tmp_path: Path) -> None:
     assert report.abstention == {"in_use": {"min_dense": 0.4, "min_overlap": 0.34}}
 
 
+def test_unmet_targets_are_reported_but_fail_nothing(tmp_path: Path) -> None:
+    kbot, baseline = _report_outcomes()
+    gate = {"support_at_1": 0.4}
+    targets = {"support_at_1": 0.9, "notice_rate": 1.0}
+    report = Report.build(kbot, baseline, gate, Abstention(0.4, 0.34), tmp_path, targets)
+    assert report.failures == []
+    assert report.unmet_targets == ["support_at_1: measured 0.500, target 0.9"]
+    assert "- not reached: support_at_1: measured 0.500, target 0.9" in report.markdown()
+
+
 def test_report_with_the_gold_thresholds_and_a_baseline(tmp_path: Path) -> None:
     kbot, baseline = _report_outcomes()
     baseline[0] = _outcome("a1", "answerable", "answered", ("chunk",), rank=1, notice=False)

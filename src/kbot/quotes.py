@@ -43,7 +43,7 @@ class Selection:
 @dataclass(frozen=True)
 class QuoteSelector:
     max_quotes: int = 3
-    relative_floor: float = 0.85  # later quotes must score at least this share of the first
+    relative_floor: float = 0.75  # later quotes must score at least this share of the first
     duplicate_cosine: float = 0.88  # sentences this close say the same thing
     short_chars: int = 60  # a sentence shorter than this is extended to a neighbour
     max_chars: int = 320  # never extend past this
@@ -90,7 +90,7 @@ class QuoteSelector:
         for cand in candidates:
             if len(chosen) >= self.max_quotes or cand.score < floor:
                 break
-            if cand.row.id in used:
+            if cand.row.id in used or cand.row.text.rstrip().endswith(":"):  # a lead-in to a list answers nothing
                 continue
             twin = self._twin(cand.row, chosen, vectors)
             if twin is not None:

@@ -109,16 +109,28 @@ class Thresholds(BaseModel):
     min_support_at_1_ratio_vs_baseline: float = Field(ge=0)
 
 
-def load_thresholds(path: Path) -> Thresholds:
-    """Read the [thresholds] table; raise ``GoldFileError`` for bad TOML, a missing table, or a bad value."""
+def _read_table(path: Path, table: str) -> object:
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(path.read_text(encoding="utf-8")).get(table)
     except tomllib.TOMLDecodeError as e:
         raise GoldFileError(f"{path}: not valid TOML ({e}).") from e
-    table = data.get("thresholds")
-    if not isinstance(table, dict):
-        raise GoldFileError(f"{path}: expected a [thresholds] table.")
+
+
+def _validate(path: Path, table: str, values: object) -> Thresholds:
+    if not isinstance(values, dict):
+        raise GoldFileError(f"{path}: expected a [{table}] table.")
     try:
-        return Thresholds.model_validate(table)
+        return Thresholds.model_validate(values)
     except ValidationError as e:
-        raise GoldFileError(f"{path} [thresholds]: {_describe(e)}") from e
+        raise GoldFileError(f"{path} [{table}]: {_describe(e)}") from e
+
+
+def load_thresholds(path: Path) -> Thresholds:
+    """Read the [thresholds] table (the gate); raise ``GoldFileError`` for bad TOML, a missing table, or a bad value."""
+    return _validate(path, "thresholds", _read_table(path, "thresholds"))
+
+
+def load_targets(path: Path) -> Thresholds | None:
+    """Read the optional [targets] table: the goals the report compares against, without failing the run."""
+    values = _read_table(path, "targets")
+    return None if values is None else _validate(path, "targets", values)

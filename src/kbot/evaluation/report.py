@@ -56,6 +56,8 @@ class Report:
     abstention: dict[str, Any]
     outcomes: list[Outcome]
     failures: list[str]
+    targets: dict[str, float]
+    unmet_targets: list[str]
 
     @property
     def support_ratio(self) -> float:
@@ -71,6 +73,7 @@ class Report:
         thresholds: dict[str, float],
         abstention: Abstention,
         seeds_dir: Path,
+        targets: dict[str, float] | None = None,
     ) -> Report:
         calibration = seeds_dir / "abstention.toml"
         recorded = tomllib.loads(calibration.read_text(encoding="utf-8")) if calibration.is_file() else {}
@@ -82,13 +85,22 @@ class Report:
             abstention={"in_use": asdict(abstention), **recorded},
             outcomes=list(kbot),
             failures=[],
+            targets=dict(targets or {}),
+            unmet_targets=[],
         )
-        for name, ok, measure in CHECKS:
-            if name in thresholds and not (name.startswith("min_support") and not baseline):
-                value = measure(report)
-                if not ok(value, thresholds[name]):
-                    report.failures.append(f"{name}: measured {value:.3f}, threshold {thresholds[name]}")
+        report.failures = report.misses(thresholds, "threshold")
+        report.unmet_targets = report.misses(report.targets, "target")
         return report
+
+    def misses(self, limits: dict[str, float], label: str) -> list[str]:
+        """Each figure that misses its limit, as "name: measured x, <label> y"."""
+        found = []
+        for name, ok, measure in CHECKS:
+            if name in limits and not (name.startswith("min_support") and not self.baseline):
+                value = measure(self)
+                if not ok(value, limits[name]):
+                    found.append(f"{name}: measured {value:.3f}, {label} {limits[name]}")
+        return found
 
     def _table(self, rows: list[tuple[str, dict[str, float]]]) -> str:
         head = "| system / kind | " + " | ".join(label for _, label, _ in COLUMNS) + " |"
@@ -112,6 +124,9 @@ class Report:
         lines += ["", "## Abstention thresholds", "", "```", json.dumps(self.abstention, indent=2), "```", ""]
         lines += ["## Gate", ""]
         lines += [f"- FAILED {f}" for f in self.failures] or ["All thresholds of the gold set's config are met."]
+        if self.targets:
+            lines += ["", "## Targets (the goals in eval/gold.toml [targets]; reported, not enforced)", ""]
+            lines += [f"- not reached: {f}" for f in self.unmet_targets] or ["Every target is reached."]
         lines += ["", "## Missed questions (answerable, no supporting quote in the first three)", ""]
         misses = [o for o in self.outcomes if o.kind == "answerable" and (o.rank is None or o.rank > 3)]
         lines += [f"- `{o.id}` {o.question!r} → {o.status}: {o.quotes[0][:120] if o.quotes else ''!r}" for o in misses]
@@ -162,6 +177,8 @@ def write_report(report: Report, out_dir: Path) -> None:
         "support_at_1_ratio": report.support_ratio if report.baseline else None,
         "safety": report.safety,
         "thresholds": report.thresholds,
+        "targets": report.targets,
+        "unmet_targets": report.unmet_targets,
         "abstention": report.abstention,
         "failures": report.failures,
         "questions": [asdict(o) for o in report.outcomes],

@@ -10,7 +10,7 @@ from tqdm import tqdm
 
 from kbot.config import Settings
 from kbot.evaluation.baseline import ChunkBaseline
-from kbot.evaluation.gold import GoldItem, load_gold, load_thresholds
+from kbot.evaluation.gold import GoldItem, load_gold, load_targets, load_thresholds
 from kbot.evaluation.metrics import Outcome, first_support_rank
 from kbot.evaluation.report import Report, write_report
 from kbot.service import KbotService
@@ -69,14 +69,25 @@ def evaluate_baseline(baseline: ChunkBaseline, items: Sequence[GoldItem]) -> lis
 def run_evaluation(settings: Settings, gold_path: Path, out_dir: Path, with_baseline: bool = True) -> bool:
     """Run, print and write the evaluation. Returns False when a threshold of the gold set's config is missed."""
     items = load_gold(gold_path)
-    thresholds = load_thresholds(gold_path.with_suffix(".toml"))
+    config = gold_path.with_suffix(".toml")
+    thresholds = load_thresholds(config)
+    targets = load_targets(config)
     service = KbotService.load(settings)
     kbot = evaluate_kbot(service, items)
     baseline = evaluate_baseline(ChunkBaseline(settings.seeds_dir, service.embedder), items) if with_baseline else []
-    report = Report.build(kbot, baseline, thresholds.model_dump(), service.abstention, settings.seeds_dir)
+    report = Report.build(
+        kbot,
+        baseline,
+        thresholds.model_dump(),
+        service.abstention,
+        settings.seeds_dir,
+        targets.model_dump() if targets else None,
+    )
     print(report.markdown())
     write_report(report, out_dir)
     print(f"Wrote {out_dir / 'report.md'}, {out_dir / 'report.json'} and {out_dir / 'scores.png'}.")
     if report.failures:
         print("FAILED thresholds:\n" + "\n".join(f"  - {f}" for f in report.failures))
+    if report.unmet_targets:
+        print("Targets not reached (reported, not enforced):\n" + "\n".join(f"  - {f}" for f in report.unmet_targets))
     return not report.failures
