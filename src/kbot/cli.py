@@ -11,7 +11,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
-from kbot.config import Settings
+from kbot.config import Settings, load_settings
 from kbot.errors import KbotError
 
 app = typer.Typer(
@@ -31,7 +31,7 @@ def _settings(seeds: Path | None = None, index: Path | None = None) -> Settings:
         overrides["seeds_dir"] = seeds
     if index is not None:
         overrides["index_dir"] = index
-    return Settings(**overrides)
+    return load_settings(**overrides)
 
 
 def friendly_errors(func: F) -> F:
@@ -89,9 +89,11 @@ def ask(
     index: IndexOpt = None,
 ) -> None:
     """Ask kbot a question and print the quoted answer."""
-    from kbot.service import KbotService
+    from kbot.service import KbotService, validate_question
 
-    result = KbotService.load(_settings(seeds, index)).ask(question)
+    settings = _settings(seeds, index)
+    validate_question(question, settings.max_question_chars)  # before loading the model: a bad question fails fast
+    result = KbotService.load(settings).ask(question)
     if as_json:
         typer.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
     else:
