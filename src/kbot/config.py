@@ -7,9 +7,12 @@ Never instantiated at import: callers build ``Settings()`` when they start.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-from pydantic import BaseModel, Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
+
+from kbot.errors import InvalidSettings
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -69,7 +72,7 @@ class Settings(BaseSettings):
 
     # Safety
     help_lines: list[HelpLine] = Field(
-        default_factory=lambda: list(US_HELP_LINES), description="Crisis help lines, shown first"
+        default_factory=lambda: list(US_HELP_LINES), min_length=1, description="Crisis help lines, shown first"
     )
     notice: str = Field(
         "kbot only quotes published articles and is not medical advice. "
@@ -94,3 +97,15 @@ class Settings(BaseSettings):
     cache_size: int = Field(1024, description="Answers to repeated questions kept in memory")
     batch_wait_ms: float = Field(2.0, description="How long a question waits for others to share one model call")
     batch_max: int = Field(32, description="Most questions encoded in one model call")
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """``Settings(**overrides)``, with a bad ``KBOT_*`` value reported as ``InvalidSettings`` (never a traceback)."""
+    try:
+        return Settings(**overrides)
+    except SettingsError as exc:  # a list or help lines that are not JSON
+        field = str(exc).split('"')[1] if '"' in str(exc) else "?"
+        problems = f"KBOT_{field.upper()}: not valid JSON (lists and help lines are written as JSON)"
+    except ValidationError as exc:
+        problems = "; ".join(f"KBOT_{str(e['loc'][0]).upper()}: {e['msg']}" for e in exc.errors() if e["loc"])
+    raise InvalidSettings(f"A setting is not valid: {problems}. Correct it (see Configuration in the README).")

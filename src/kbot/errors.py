@@ -37,3 +37,7 @@ class IndexStale(KbotError):
 
 class InvalidQuestion(KbotError):
     """A question that cannot be asked (empty, too long)."""
+
+
+class InvalidSettings(KbotError):
+    """A KBOT_* variable (or .env entry) that cannot be used."""

@@ -32,8 +32,8 @@ STOPWORDS = frozenset(STOPWORDS_EN_PLUS) | {"ketamine's", "im", "ive", "dont", "
 
 @dataclass(frozen=True)
 class Weights:
-    """How the signals are mixed into one sentence score. Chosen on eval/calibration.jsonl (never on the gold set)
-    by eval/tune_weights.py; what each signal was worth alone is in eval/README.md."""
+    """How the signals are mixed into one sentence score, chosen on eval/calibration.jsonl (never on the gold set).
+    What each signal is worth, alone and left out, is measured by eval/ablation.py and reported in eval/README.md."""
 
     sentence: float = 0.6  # cosine of the question and the sentence alone
     context: float = 0.6  # cosine of the question and "heading. sentence" (links FAQ answers to their question)

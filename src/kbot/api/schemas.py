@@ -235,7 +235,7 @@ _NOT_READY = error_example(
 _INDEX_MISSING = error_example(
     "index_missing",
     "No index in /srv/kbot/index: kbot has not been built yet.",
-    fix="kbot build",
+    fix="kbot ingest",
 )
 _SERVICE_UNAVAILABLE = error_response(
     "Not ready: still loading (with Retry-After), or the index cannot be used (the body says how to fix it)",

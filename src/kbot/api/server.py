@@ -18,7 +18,7 @@ import json
 import os
 from typing import TYPE_CHECKING, Any
 
-from kbot.config import Settings
+from kbot.config import Settings, load_settings
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -44,7 +44,7 @@ def app_from_env() -> FastAPI:
     """The uvicorn factory: one app per worker process, from the ``KBOT_*`` environment."""
     from kbot.api.app import create_app
 
-    return create_app(Settings())
+    return create_app(load_settings())
 
 
 def log_config(level: str = "info") -> dict[str, Any]:
@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     args = parser.parse_args(argv)
-    run(Settings(), host=args.host, port=args.port, workers=args.workers, log_level=args.log_level)
+    run(load_settings(), host=args.host, port=args.port, workers=args.workers, log_level=args.log_level)
 
 
 if __name__ == "__main__":
