@@ -129,13 +129,14 @@ class Retriever:
         self._quotable = np.array([r.quotable for r in rows], dtype=bool)
         self._stemmer = Stemmer.Stemmer("english")
         texts = [f"{r.section} {r.text}" if r.quotable else r.text for r in rows]
-        self._tokens = [set(t) for t in self._words(texts)]
+        postings: dict[str, list[int]] = {}  # stemmed word -> the sentences that contain it
+        for i, words in enumerate(self._words(texts)):
+            for t in set(words):
+                postings.setdefault(t, []).append(i)
+        self._postings = {t: np.array(ids, dtype=np.int64) for t, ids in postings.items()}
+        df = {t: len(ids) for t, ids in postings.items()}
         self._bm25 = bm25s.BM25()
         self._bm25.index(self._tokenize(texts), show_progress=False)
-        df: dict[str, int] = {}
-        for tokens in self._tokens:
-            for t in tokens:
-                df[t] = df.get(t, 0) + 1
         n = len(rows)
         self._idf = {t: math.log(1 + (n - c + 0.5) / (c + 0.5)) for t, c in df.items()}
         self._unseen_idf = math.log(1 + (n + 0.5) / 0.5)
@@ -183,13 +184,15 @@ class Retriever:
 
     def _coverage(self, query_tokens: list[str]) -> np.ndarray:
         """Share of the question's IDF weight found in each sentence; words the sources never use count too."""
+        coverage = np.zeros(len(self.index.sentences), dtype=np.float32)
         weights = {t: self._idf.get(t, self._unseen_idf) for t in set(query_tokens)}
         total = sum(weights.values())
         if not total:
-            return np.zeros(len(self._tokens), dtype=np.float32)
-        return np.array(
-            [sum(w for t, w in weights.items() if t in tokens) / total for tokens in self._tokens], dtype=np.float32
-        )
+            return coverage
+        for t, w in weights.items():
+            if t in self._postings:
+                coverage[self._postings[t]] += w / total
+        return coverage
 
     def features(self, query: str, query_vector: Vectors) -> tuple[dict[str, np.ndarray], float]:
         """Every signal for every sentence, and the best passage score."""
