@@ -62,8 +62,9 @@ class KbotService:
 
     @classmethod
     def load(cls, settings: Settings, embedder: Embedder | None = None) -> KbotService:
+        # The index first: a missing or stale one is reported at once, not after the model's seconds of loading.
+        index = load_index(settings.index_dir, settings.seeds_dir, embedder.name if embedder else settings.model_name)
         embedder = embedder or load_embedder(settings.model_name)
-        index = load_index(settings.index_dir, settings.seeds_dir, embedder.name)
         return cls(
             settings=settings,
             index=index,
