@@ -403,24 +403,17 @@ def main() -> None:
     print("starting the server (1 worker) ...", file=sys.stderr)
     server = Server(workers=1)
     results["cold_start_s"] = server.cold_start_s
-    warm = {
-        "url": server.url,
-        "workload": "unseen",
-        "concurrency": 4,
-        "count": 20,
-        "offset": len(unseen_questions()) - 20,
-        "client": args.client,
-    }
-    run_phase("--phase", "load", "--arg", json.dumps(warm))
+
+    def load(url: str, workload: str, concurrency: int, count: int, offset: int) -> dict[str, Any]:
+        given = {"workload": workload, "concurrency": concurrency, "count": count, "offset": offset}
+        return run_phase("--phase", "load", "--arg", json.dumps({"url": url, "client": args.client, **given}))
+
+    load(server.url, "unseen", 4, 20, len(unseen_questions()) - 20)  # warm-up
     results["http"] = {}
     for step in plan:
         print(f"  {step['name']}: {step['requests']} requests ...", file=sys.stderr)
-        given = {k: step[k] for k in ("workload", "concurrency", "offset")}
-        results["http"][step["name"]] = run_phase(
-            "--phase",
-            "load",
-            "--arg",
-            json.dumps({"url": server.url, "count": step["requests"], "client": args.client, **given}),
+        results["http"][step["name"]] = load(
+            server.url, step["workload"], step["concurrency"], step["requests"], step["offset"]
         )
     results["memory_1_worker"] = server.memory()
     server.stop()
@@ -429,15 +422,7 @@ def main() -> None:
         print("starting the server with --workers 2 ...", file=sys.stderr)
         server = Server(workers=2)
         results["cold_start_2_workers_s"] = server.cold_start_s
-        mix = {
-            "url": server.url,
-            "workload": "mix",
-            "concurrency": 32,
-            "count": 2000,
-            "offset": offset,
-            "client": args.client,
-        }
-        results["http"]["mix c=32, 2 workers"] = run_phase("--phase", "load", "--arg", json.dumps(mix))
+        results["http"]["mix c=32, 2 workers"] = load(server.url, "mix", 32, 2000, offset)
         results["memory_2_workers"] = server.memory()
         server.stop()
 
