@@ -61,7 +61,8 @@ _TOPICS = [
 ]  # fmt: skip
 _CLOSERS = [
     "?", " please?", ", thanks?", " for my mom?", " in simple words?", " exactly?", " briefly?", " for a patient?",
-    " if you know?", " according to the articles?",
+    " if you know?", " according to the articles?", " for my dad?", " in plain English?", " for a friend?",
+    " if that makes sense?", " at all?",
 ]  # fmt: skip
 
 _FREQUENT_FALLBACK = [
@@ -217,13 +218,16 @@ class RawClient:
             self.writer.close()
 
 
-async def _drive(url: str, questions: list[str], concurrency: int, client: str) -> dict[str, Any]:
+async def _drive(url: str, questions: list[str], concurrency: int, client: str, rate: float = 0) -> dict[str, Any]:
+    """Closed loop (each of ``concurrency`` connections sends its next question when the last is answered), or with
+    ``rate`` > 0 an open loop: question i is due at i / rate seconds, and its latency counts from then, so queueing
+    in a slow server is not hidden by a client that waits for it."""
     import httpx
 
     latencies: list[float] = []
     errors = 0
     statuses: dict[str, int] = {}
-    queue = iter(questions)
+    queue = iter(enumerate(questions))
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     shared = httpx.AsyncClient(base_url=url, limits=limits, timeout=30) if client == "httpx" else None
 
@@ -237,8 +241,11 @@ async def _drive(url: str, questions: list[str], concurrency: int, client: str) 
     async def worker() -> None:
         nonlocal errors
         raw = RawClient(url) if client == "raw" else None
-        for question in queue:
+        for i, question in queue:
             started = time.perf_counter()
+            if rate:
+                started = began + i / rate
+                await asyncio.sleep(max(0.0, started - time.perf_counter()))
             try:
                 code, content = await post(raw, question)
                 ok = code == 200
@@ -269,7 +276,7 @@ async def _drive(url: str, questions: list[str], concurrency: int, client: str) 
 
 
 def phase_load(
-    url: str, workload: str, concurrency: int, count: int, offset: int, client: str = "raw"
+    url: str, workload: str, concurrency: int, count: int, offset: int, client: str = "raw", rate: float = 0
 ) -> dict[str, Any]:
     unseen = unseen_questions()
     if workload == "unseen":
@@ -280,9 +287,9 @@ def phase_load(
     try:
         import uvloop
 
-        return uvloop.run(_drive(url, questions, concurrency, client))
+        return uvloop.run(_drive(url, questions, concurrency, client, rate))
     except ImportError:
-        return asyncio.run(_drive(url, questions, concurrency, client))
+        return asyncio.run(_drive(url, questions, concurrency, client, rate))
 
 
 def phase_inprocess(plan: list[dict[str, Any]]) -> dict[str, Any]:
@@ -298,6 +305,8 @@ def phase_inprocess(plan: list[dict[str, Any]]) -> dict[str, Any]:
         service.ask(q)
     results: dict[str, Any] = {}
     for step in plan:
+        if step["rate"]:  # a fixed rate measures the HTTP server's queueing; in-process has none to show
+            continue
         c, n, offset = step["concurrency"], step["requests"], step["offset"]
         questions = unseen[offset : offset + n] if step["workload"] == "unseen" else clinic_mix(n, unseen[offset:])
         cache: LRUCache[str, Any] = LRUCache(1024 if step["workload"] == "mix" else 0)
@@ -386,14 +395,18 @@ def main() -> None:
         return
     scale = 0.25 if args.quick else 1.0
     plan, offset = [], 0
-    for name, workload, c, n in [
-        ("unseen c=1", "unseen", 1, 200),
-        ("unseen c=8", "unseen", 8, 400),
-        ("unseen c=32", "unseen", 32, 640),
-        ("mix c=32", "mix", 32, 4000),
+    for name, workload, c, n, rate in [
+        ("unseen c=1", "unseen", 1, 200, 0),
+        ("unseen c=8", "unseen", 8, 400, 0),
+        ("unseen c=32", "unseen", 32, 640, 0),
+        ("mix c=32", "mix", 32, 4000, 0),
+        ("unseen at 200 req/s, c=32", "unseen", 32, 600, 200),
+        ("mix at 200 req/s, c=32", "mix", 32, 2000, 200),
     ]:
         n = int(n * scale)
-        plan.append({"name": name, "workload": workload, "concurrency": c, "requests": n, "offset": offset})
+        plan.append(
+            {"name": name, "workload": workload, "concurrency": c, "requests": n, "offset": offset, "rate": rate}
+        )
         offset += n if workload == "unseen" else int(n * 0.2)  # the mix's new questions come after these
 
     print("building the index if needed ...", file=sys.stderr)
@@ -404,8 +417,8 @@ def main() -> None:
     server = Server(workers=1)
     results["cold_start_s"] = server.cold_start_s
 
-    def load(url: str, workload: str, concurrency: int, count: int, offset: int) -> dict[str, Any]:
-        given = {"workload": workload, "concurrency": concurrency, "count": count, "offset": offset}
+    def load(url: str, workload: str, concurrency: int, count: int, offset: int, rate: float = 0) -> dict[str, Any]:
+        given = {"workload": workload, "concurrency": concurrency, "count": count, "offset": offset, "rate": rate}
         return run_phase("--phase", "load", "--arg", json.dumps({"url": url, "client": args.client, **given}))
 
     load(server.url, "unseen", 4, 20, len(unseen_questions()) - 20)  # warm-up
@@ -413,7 +426,7 @@ def main() -> None:
     for step in plan:
         print(f"  {step['name']}: {step['requests']} requests ...", file=sys.stderr)
         results["http"][step["name"]] = load(
-            server.url, step["workload"], step["concurrency"], step["requests"], step["offset"]
+            server.url, step["workload"], step["concurrency"], step["requests"], step["offset"], step["rate"]
         )
     results["memory_1_worker"] = server.memory()
     server.stop()
