@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -230,3 +231,53 @@ def test_build_helper_offsets_are_real() -> None:
     rows, documents = build([Spec("a", 0, "One."), Spec("a", 0, "Two."), Spec("a", 1, "Three."), Spec("b", 0, "Four.")])
     assert documents["a"].text == "One. Two.\n\nThree."
     assert all(documents[r.source_id].text[r.start : r.end] == r.text for r in rows)
+
+
+# ------------------------------------------------------------------------------------------------ lists
+
+
+def list_rows(
+    lead: str = "Ketamine can cause adverse drug effects such as:",
+) -> tuple[list[SentenceRow], dict[str, Document]]:
+    """A paragraph ending in a lead-in, three list items right after it, then an unrelated paragraph."""
+    specs = [Spec("a", 0, LONG), Spec("a", 0, lead), Spec("a", 1, "Dissociation"), Spec("a", 2, "Nausea")]
+    specs += [Spec("a", 3, "Loss of coordination"), Spec("a", 4, LONG + " After the list.")]
+    rows, documents = build(specs)
+    items = {2, 3, 4}
+    return [dataclasses.replace(r, kind=BlockKind.LIST_ITEM) if r.id in items else r for r in rows], documents
+
+
+@pytest.mark.parametrize("chosen_row", [1, 2, 3, 4])  # the lead-in, or any item
+def test_a_list_is_quoted_whole_with_its_lead_in(chosen_row: int) -> None:
+    rows, documents = list_rows()
+    chosen = QuoteSelector().select(candidates(rows, [(chosen_row, 0.9)]), rows, vectors(len(rows)))
+    assert spans(chosen) == [(1, 2, 3, 4)]
+    text = quote_text(chosen[0], documents)
+    assert text == documents["a"].text[rows[1].start : rows[4].end]
+    assert text.startswith("Ketamine can cause") and text.endswith("Loss of coordination")
+
+
+def test_a_lead_in_without_a_list_after_it_is_never_quoted() -> None:
+    rows, _ = build([Spec("a", 0, "These are the risks:"), Spec("b", 0, LONG)])
+    chosen = QuoteSelector().select(candidates(rows, [(0, 0.9), (1, 0.8)]), rows, vectors(2))
+    assert spans(chosen) == [(1,)]
+
+
+def test_list_items_without_a_lead_in_are_quoted_alone() -> None:
+    rows, _ = list_rows(lead="Ketamine has several effects on the body and the mind, which researchers study.")
+    chosen = QuoteSelector().select(candidates(rows, [(3, 0.9)]), rows, vectors(len(rows)))
+    assert spans(chosen) == [(3,)]
+
+
+def test_a_list_too_long_for_one_quote_falls_back_to_its_item() -> None:
+    rows, _ = list_rows()
+    chosen = QuoteSelector(list_max_chars=40).select(candidates(rows, [(3, 0.9)]), rows, vectors(len(rows)))
+    assert spans(chosen) == [(3,)]
+
+
+def test_a_dropped_block_between_lead_in_and_items_breaks_the_list() -> None:
+    """Block numbers that are not consecutive mean cleaning dropped something in between (an ad): never quote it."""
+    rows, _ = list_rows()
+    rows = [dataclasses.replace(r, block=r.block + 1) if r.id >= 2 else r for r in rows]
+    chosen = QuoteSelector().select(candidates(rows, [(1, 0.95), (3, 0.9)]), rows, vectors(len(rows)))
+    assert spans(chosen) == [(3,)]

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from kbot.chunking import SentenceRow
-from kbot.domain import Document
+from kbot.domain import BlockKind, Document
 from kbot.embedding import Vectors
 from kbot.retrieval import Candidate
 
@@ -27,7 +27,7 @@ _LEANS_BACK = re.compile(
 
 @dataclass(frozen=True)
 class Selection:
-    sentences: tuple[SentenceRow, ...]  # one or two adjacent sentences of one block
+    sentences: tuple[SentenceRow, ...]  # one or two adjacent sentences of one block, or a list's lead-in and its items
     candidate: Candidate
     also_in: tuple[str, ...]
 
@@ -48,6 +48,7 @@ class QuoteSelector:
     short_chars: int = 60  # a sentence shorter than this is extended to a neighbour
     max_chars: int = 320  # never extend past this
     neighbour_ratio: float = 0.9  # a neighbour scoring this share of the sentence also answers: quote both
+    list_max_chars: int = 400  # a list's lead-in ("...such as:") with all its items, if they fit, is one quote
 
     def _leans_back(self, row: SentenceRow) -> bool:
         return bool(_LEANS_BACK.match(row.text)) or len(row.text) < self.short_chars
@@ -79,6 +80,31 @@ class QuoteSelector:
             return (row, after)
         return (row,)
 
+    def _list_span(self, row: SentenceRow, rows: Sequence[SentenceRow]) -> tuple[SentenceRow, ...] | None:
+        """For a list's lead-in ("Ketamine can cause adverse drug effects such as:") or one of its items: the lead-in
+        and every item, one contiguous span of the article, when it fits in ``list_max_chars``; else None."""
+
+        def follows(a: SentenceRow, b: SentenceRow) -> bool:  # b is the block right after a's, same article
+            return a.source_id == b.source_id and b.block == a.block + 1 and a.quotable and b.quotable
+
+        def is_item(i: int) -> bool:
+            return 0 <= i < len(rows) and rows[i].kind == BlockKind.LIST_ITEM
+
+        first = row.id + 1 if row.text.rstrip().endswith(":") else row.id
+        if not is_item(first) or (first != row.id and not follows(row, rows[first])):
+            return None
+        while is_item(first - 1) and follows(rows[first - 1], rows[first]):
+            first -= 1
+        lead = rows[first - 1] if first > 0 else None
+        if lead is None or not lead.text.rstrip().endswith(":") or not follows(lead, rows[first]):
+            return None
+        last = first
+        while is_item(last + 1) and follows(rows[last], rows[last + 1]):
+            last += 1
+        if rows[last].end - lead.start > self.list_max_chars:
+            return None
+        return (lead, *rows[first : last + 1])
+
     def select(self, candidates: Sequence[Candidate], rows: Sequence[SentenceRow], vectors: Vectors) -> list[Selection]:
         chosen: list[Selection] = []
         used: set[int] = set()
@@ -90,14 +116,17 @@ class QuoteSelector:
         for cand in candidates:
             if len(chosen) >= self.max_quotes or cand.score < floor:
                 break
-            if cand.row.id in used or cand.row.text.rstrip().endswith(":"):  # a lead-in to a list answers nothing
+            if cand.row.id in used:
+                continue
+            listed = self._list_span(cand.row, rows)
+            if listed is None and cand.row.text.rstrip().endswith(":"):  # a lead-in alone answers nothing
                 continue
             twin = self._twin(cand.row, chosen, vectors)
             if twin is not None:
                 if cand.row.source_id != chosen[twin].sentences[0].source_id:
                     also.setdefault(twin, []).append(cand.row.source_id)
                 continue
-            span = self._extend(cand.row, rows, scores)
+            span = listed or self._extend(cand.row, rows, scores)
             if any(s.id in used for s in span):
                 continue
             used.update(s.id for s in span)
