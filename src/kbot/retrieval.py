@@ -36,8 +36,8 @@ class Weights:
     What each signal is worth, alone and left out, is measured by eval/ablation.py and reported in eval/README.md."""
 
     sentence: float = 0.6  # cosine of the question and the sentence alone
-    context: float = 0.6  # cosine of the question and "heading. sentence" (links FAQ answers to their question)
-    window: float = 0.3  # cosine of the question and the sentence with its neighbours in the same block
+    context: float = 0.8  # cosine of the question and "heading. sentence" (links FAQ answers to their question)
+    window: float = 0.8  # cosine of the question and the sentence with its neighbours in the same block
     passage: float = 0.0  # cosine of the question and the best FAISS passage (title + heading + sentences) holding it
     coverage: float = 0.4  # share of the question's IDF weight that the sentence (and its heading) contains
     bm25: float = 0.2  # BM25 of the sentence and its heading, divided by the question's best BM25
