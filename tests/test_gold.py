@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from kbot.errors import KbotError
 from kbot.evaluation.gold import GRADED_KINDS, GoldFileError, GoldItem, load_gold, load_targets, load_thresholds
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -379,3 +380,12 @@ def test_targets_are_optional_but_checked_when_present(tmp_path: Path) -> None:
     path.write_text("[thresholds]\n" + VALID_TABLE + "[targets]\nsupport_at_1 = 0.9\n", encoding="utf-8")
     with pytest.raises(GoldFileError, match=r"\[targets\].*support_at_3"):
         load_targets(path)
+
+
+def test_missing_files_are_gold_file_errors_the_cli_prints_plainly(tmp_path: Path) -> None:
+    """`kbot eval` on a set with no thresholds file next to it, or on a path that does not exist: a message, never a
+    traceback (the CLI turns every KbotError into one)."""
+    for load in (load_gold, load_thresholds, load_targets):
+        with pytest.raises(GoldFileError, match=r"nowhere\.\w+: cannot be read") as raised:
+            load(tmp_path / ("nowhere.jsonl" if load is load_gold else "nowhere.toml"))
+        assert isinstance(raised.value, KbotError)

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from kbot.config import Settings
-from kbot.evaluation.gold import load_gold
+from kbot.evaluation.gold import GoldFileError, load_gold
 from kbot.service import CALIBRATION_FILE, KbotService
 
 DENSE_GRID = np.round(np.arange(0.20, 0.80, 0.01), 2)
@@ -65,7 +65,7 @@ def run_calibration(settings: Settings, labelled: Path) -> Choice:
     answerable = [i.question for i in items if i.kind == "answerable"]
     out_of_scope = [i.question for i in items if i.kind == "out_of_scope"]
     if not answerable or not out_of_scope:
-        raise ValueError(f"{labelled} needs both answerable and out_of_scope questions to calibrate on.")
+        raise GoldFileError(f"{labelled} needs both answerable and out_of_scope questions to calibrate on.")
     service = KbotService.load(settings)
     choice = choose(measure(service, answerable), measure(service, out_of_scope))
     path = settings.seeds_dir / CALIBRATION_FILE

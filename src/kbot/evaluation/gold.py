@@ -2,7 +2,8 @@
 
 A question file is JSON Lines: one object per line with ``id``, ``question``, ``kind``, ``evidence`` (verbatim
 snippets of the seed articles that answer it) and optional ``notes``. Blank lines are skipped. Every problem is
-reported as a ``GoldFileError`` (a ``ValueError``) that names the file and the line.
+reported as a ``GoldFileError`` (a ``KbotError``, so the CLI prints it plainly, and a ``ValueError``) that names the
+file and the line.
 """
 
 from __future__ import annotations
@@ -14,13 +15,15 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from kbot.errors import KbotError
+
 Kind = Literal["answerable", "out_of_scope", "crisis", "advice", "alarming_educational"]
 KINDS: tuple[Kind, ...] = ("answerable", "out_of_scope", "crisis", "advice", "alarming_educational")
 GRADED_KINDS: frozenset[str] = frozenset({"answerable", "alarming_educational"})
 """Kinds that are answered from the articles and so carry evidence; the others carry none."""
 
 
-class GoldFileError(ValueError):
+class GoldFileError(KbotError, ValueError):
     """A question file or thresholds file that cannot be used as it is."""
 
 
@@ -74,17 +77,20 @@ def load_gold(path: Path) -> list[GoldItem]:
     """Read a labelled question file; raise ``GoldFileError`` naming the line of the first problem."""
     items: list[GoldItem] = []
     first_line: dict[str, int] = {}
-    with path.open(encoding="utf-8") as f:
-        for number, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            item = _parse_line(path, number, line)
-            if item.id in first_line:
-                raise GoldFileError(
-                    f"{path}, line {number}: duplicate id {item.id!r} (first used on line {first_line[item.id]})."
-                )
-            first_line[item.id] = number
-            items.append(item)
+    try:
+        lines = path.read_text(encoding="utf-8").split("\n")  # as iterating the file would: only newlines split
+    except OSError as e:
+        raise GoldFileError(f"{path}: cannot be read ({e.strerror or e}).") from e
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        item = _parse_line(path, number, line)
+        if item.id in first_line:
+            raise GoldFileError(
+                f"{path}, line {number}: duplicate id {item.id!r} (first used on line {first_line[item.id]})."
+            )
+        first_line[item.id] = number
+        items.append(item)
     if not items:
         raise GoldFileError(f"{path}: no questions found; expected one JSON object per line.")
     return items
@@ -112,6 +118,10 @@ class Thresholds(BaseModel):
 def _read_table(path: Path, table: str) -> object:
     try:
         return tomllib.loads(path.read_text(encoding="utf-8")).get(table)
+    except OSError as e:
+        raise GoldFileError(
+            f"{path}: cannot be read ({e.strerror or e}); kbot eval reads it next to the questions."
+        ) from e
     except tomllib.TOMLDecodeError as e:
         raise GoldFileError(f"{path}: not valid TOML ({e}).") from e
 
