@@ -74,6 +74,8 @@ def test_first_support_rank(quotes: list[str], rank: int | None) -> None:
         "We offer ketamine infusions for depression.",
         "Most insurance plans are accepted.",
         "Earn 2 CEUs with this course certificate.",
+        "Call us today at (555) 123-4567 to schedule your free consultation.",
+        "Contact us to check your insurance.",
     ],
 )
 def test_calls_to_action_are_promotional(line: str) -> None:
