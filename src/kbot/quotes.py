@@ -25,6 +25,11 @@ _LEANS_BACK = re.compile(
 )
 
 
+def _leads_in(row: SentenceRow) -> bool:
+    """A sentence that introduces what follows it ("...such as:"): alone, it answers nothing."""
+    return row.text.rstrip().endswith(":")
+
+
 @dataclass(frozen=True)
 class Selection:
     sentences: tuple[SentenceRow, ...]  # one or two adjacent sentences of one block, or a list's lead-in and its items
@@ -90,13 +95,13 @@ class QuoteSelector:
         def is_item(i: int) -> bool:
             return 0 <= i < len(rows) and rows[i].kind == BlockKind.LIST_ITEM
 
-        first = row.id + 1 if row.text.rstrip().endswith(":") else row.id
+        first = row.id + 1 if _leads_in(row) else row.id
         if not is_item(first) or (first != row.id and not follows(row, rows[first])):
             return None
         while is_item(first - 1) and follows(rows[first - 1], rows[first]):
             first -= 1
         lead = rows[first - 1] if first > 0 else None
-        if lead is None or not lead.text.rstrip().endswith(":") or not follows(lead, rows[first]):
+        if lead is None or not _leads_in(lead) or not follows(lead, rows[first]):
             return None
         last = first
         while is_item(last + 1) and follows(rows[last], rows[last + 1]):
@@ -119,7 +124,7 @@ class QuoteSelector:
             if cand.row.id in used:
                 continue
             listed = self._list_span(cand.row, rows)
-            if listed is None and cand.row.text.rstrip().endswith(":"):  # a lead-in alone answers nothing
+            if listed is None and _leads_in(cand.row):
                 continue
             twin = self._twin(cand.row, chosen, vectors)
             if twin is not None:
