@@ -126,17 +126,18 @@ class Retriever:
         self.top_passages = top_passages
         self.weights = weights or Weights()
         rows = index.sentences
+        tokens = self._words(texts)  # one tokenisation for BM25, coverage and the queries, so their words agree
         self._quotable = np.array([r.quotable for r in rows], dtype=bool)
         self._stemmer = Stemmer.Stemmer("english")
         texts = [f"{r.section} {r.text}" if r.quotable else r.text for r in rows]
         postings: dict[str, list[int]] = {}  # stemmed word -> the sentences that contain it
-        for i, words in enumerate(self._words(texts)):
+        for i, words in enumerate(tokens):
             for t in set(words):
                 postings.setdefault(t, []).append(i)
         self._postings = {t: np.array(ids, dtype=np.int64) for t, ids in postings.items()}
         df = {t: len(ids) for t, ids in postings.items()}
         self._bm25 = bm25s.BM25()
-        self._bm25.index(self._tokenize(texts), show_progress=False)
+        self._bm25.index(tokens, show_progress=False)
         n = len(rows)
         self._idf = {t: math.log(1 + (n - c + 0.5) / (c + 0.5)) for t, c in df.items()}
         self._unseen_idf = math.log(1 + (n + 0.5) / 0.5)
@@ -168,11 +169,6 @@ class Retriever:
             self._stemmer.stemWords([w for w in _WORD.findall(t.lower().replace("’", "'")) if w not in STOPWORDS])
             for t in texts
         ]
-
-    def _tokenize(self, texts: Sequence[str]) -> bm25s.tokenization.Tokenized:
-        return bm25s.tokenize(
-            list(texts), stopwords=sorted(STOPWORDS), stemmer=self._stemmer, show_progress=False, return_ids=True
-        )
 
     def _bm25_scores(self, query_tokens: list[str]) -> np.ndarray:
         known = [t for t in query_tokens if t in self._idf]
