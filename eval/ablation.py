@@ -53,7 +53,7 @@ def variants(service: KbotService) -> dict[str, Callable[[], None]]:
         "without query normalisation (typos, lay terms)": lambda: setattr(
             retriever.normalizer, "normalize", lambda text: text.lower()
         ),
-        "without abstention (answer everything)": lambda: setattr(service, "abstention", Abstention(-1.0, -1.0)),
+        "without abstention (answer everything)": lambda: setattr(service, "abstention", Abstention(-1.0, -1.0, -1.0)),
     }
 
 

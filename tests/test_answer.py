@@ -44,7 +44,7 @@ DOCUMENTS = {
 def _selection(source: str, start: int, end: int, score: float = 0.8, also_in: tuple[str, ...] = ()) -> Selection:
     text = DOCUMENTS[source].text[start:end]
     row = SentenceRow(start, source, 0, BlockKind.PARAGRAPH, "", start, end, text)
-    return Selection((row,), Candidate(row, score, score, score, 0.0), also_in)
+    return Selection((row,), Candidate(row, score, score, score, 0.0, 0.0), also_in)
 
 
 def _span(source: str, text: str) -> tuple[int, int]:
@@ -52,10 +52,10 @@ def _span(source: str, text: str) -> tuple[int, int]:
     return start, start + len(text)
 
 
-def _retrieval(candidates: int = 1, top_dense: float = 0.5, overlap: float = 0.5) -> Retrieval:
+def _retrieval(candidates: int = 1, top_dense: float = 0.5, coverage: float = 0.5) -> Retrieval:
     row = SentenceRow(0, "a", 0, BlockKind.PARAGRAPH, "", 0, 26, A_TEXT[:26])
-    cands = tuple(Candidate(row, 0.7, top_dense, 0.6, 1.0) for _ in range(candidates))
-    return Retrieval("q", cands, top_dense, 0.6, overlap, 2)
+    cands = tuple(Candidate(row, 0.7, top_dense, 0.6, 1.0, coverage) for _ in range(candidates))
+    return Retrieval("q", cands, top_dense, 0.6, coverage)
 
 
 @pytest.fixture
@@ -201,22 +201,26 @@ def test_to_dict_carries_the_contract(answered: Answer) -> None:
 
 
 @pytest.mark.parametrize(
-    ("candidates", "top_dense", "overlap", "answers"),
+    ("candidates", "top_dense", "coverage", "answers"),
     [
-        (1, 0.50, 0.50, True),
-        (1, 0.40, 0.34, True),  # exactly at both thresholds
-        (1, 0.399, 0.90, False),
-        (1, 0.90, 0.339, False),
+        (1, 0.65, 0.00, True),  # close in meaning: coverage does not matter
+        (1, 0.60, 0.00, True),  # exactly at min_dense
+        (1, 0.59, 0.79, False),  # neither close enough nor enough of the question's words
+        (1, 0.59, 0.80, True),  # the first sentence holds the question's words, and is near enough
+        (1, 0.30, 0.80, True),  # exactly at both coverage thresholds
+        (1, 0.29, 1.00, False),  # shares every word but is far off in meaning: "where is palo alto"
         (1, 0.10, 0.10, False),
         (0, 0.90, 0.90, False),  # nothing to quote
     ],
 )
-def test_abstention_needs_both_signals(candidates: int, top_dense: float, overlap: float, answers: bool) -> None:
-    rule = Abstention(min_dense=0.40, min_overlap=0.34)
-    assert rule.should_answer(_retrieval(candidates, top_dense, overlap)) is answers
+def test_abstention_answers_on_meaning_or_on_words_near_enough(
+    candidates: int, top_dense: float, coverage: float, answers: bool
+) -> None:
+    rule = Abstention(min_dense=0.60, min_coverage=0.80, min_dense_with_coverage=0.30)
+    assert rule.should_answer(_retrieval(candidates, top_dense, coverage)) is answers
 
 
 def test_evidence_reports_the_signals_rounded() -> None:
     found = _retrieval(1, 0.123456, 0.5)
-    assert evidence(found) == {"top_dense": 0.1235, "top_passage": 0.6, "overlap": 0.5, "top_score": 0.7}
+    assert evidence(found) == {"top_dense": 0.1235, "top_passage": 0.6, "coverage": 0.5, "top_score": 0.7}
     assert evidence(_retrieval(0))["top_score"] == 0.0

@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 
 from kbot.answer import Abstention
+from kbot.chunking import SentenceRow
+from kbot.domain import BlockKind
 from kbot.embedding import FakeEmbedder
 from kbot.evaluation.baseline import Chunk, ChunkBaseline
 from kbot.evaluation.calibrate import choose
@@ -23,6 +25,9 @@ from kbot.evaluation.metrics import (
     supports,
 )
 from kbot.evaluation.report import Report, write_report
+from kbot.retrieval import Candidate, Retrieval
+
+RULE = Abstention(min_dense=0.4, min_coverage=0.75, min_dense_with_coverage=0.3)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -223,46 +228,54 @@ def test_baseline_returns_the_top_three_chunks(baseline: ChunkBaseline) -> None:
 # ------------------------------------------------------------------------------------------- calibration
 
 
-def _rates(answerable: np.ndarray, oos: np.ndarray, d: float, o: float) -> tuple[float, float]:
-    ans = (answerable[:, 0] >= d) & (answerable[:, 1] >= o)
-    out = (oos[:, 0] >= d) & (oos[:, 1] >= o)
-    return float(ans.mean()), float(1 - out.mean())
+def _rates(answerable: np.ndarray, oos: np.ndarray, rule: Abstention) -> tuple[float, float]:
+    """The rates, counted question by question through `should_answer`, as the service decides."""
+
+    def answers(dense: float, coverage: float) -> bool:
+        row = SentenceRow(0, "a", 0, BlockKind.PARAGRAPH, "", 0, 1, "x")
+        return rule.should_answer(Retrieval("q", (Candidate(row, 1.0, dense, 0.0, 0.0, coverage),), dense, 0, coverage))
+
+    return (
+        sum(answers(d, c) for d, c in answerable) / len(answerable),
+        1 - sum(answers(d, c) for d, c in oos) / len(oos),
+    )
 
 
 def test_choose_separates_separable_classes_between_them() -> None:
-    # Neither signal alone separates: one out-of-scope question has a high cosine, another a high overlap.
-    answerable = np.array([[0.70, 0.90], [0.65, 0.50], [0.80, 0.60], [0.72, 0.75]])
-    out_of_scope = np.array([[0.70, 0.10], [0.30, 0.90], [0.25, 0.20], [0.35, 0.05]])
+    # Two answerable questions are close in meaning, two hold every word in a sentence far from them in meaning;
+    # out of scope: middling cosines with few of their words, and one that merely shares its words ("where is X").
+    answerable = np.array([[0.80, 0.20], [0.75, 0.10], [0.45, 0.90], [0.40, 1.00]])
+    out_of_scope = np.array([[0.60, 0.30], [0.55, 0.50], [0.15, 1.00], [0.30, 0.40]])
     choice = choose(answerable, out_of_scope)
     assert (choice.answered_rate, choice.abstained_rate, choice.precision) == (1.0, 1.0, 1.0)
-    assert 0.30 < choice.min_dense <= 0.65
-    assert 0.10 < choice.min_overlap <= 0.50
-    assert _rates(answerable, out_of_scope, choice.min_dense, choice.min_overlap) == (1.0, 1.0)
+    assert _rates(answerable, out_of_scope, choice.rule) == (1.0, 1.0)
+    rule = choice.rule
+    assert 0.60 < rule.min_dense <= 0.75
+    assert 0.50 < rule.min_coverage <= 0.90
+    assert 0.15 < rule.min_dense_with_coverage <= 0.40
 
 
-@pytest.mark.parametrize("lowest_answerable_overlap", [0.55, 0.60])
-def test_choose_keeps_a_margin_on_both_signals(lowest_answerable_overlap: float) -> None:
-    """Both thresholds are needed here: the gaps are dense (0.50, 0.70] and overlap (0.20, lowest].
-
-    "The middle of the plateau" must keep away from both edges, whatever the number of grid rows the plateau spans:
-    a min_dense of 0.51 would answer any out-of-scope question one hundredth of a cosine closer than the one seen."""
-    answerable = np.array([[0.70, lowest_answerable_overlap], [0.80, 0.70], [0.75, 0.65]])
-    out_of_scope = np.array([[0.50, 0.90], [0.90, 0.20], [0.30, 0.10]])
-    choice = choose(answerable, out_of_scope)
-    assert (choice.answered_rate, choice.abstained_rate) == (1.0, 1.0)
-    assert 0.55 <= choice.min_dense <= 0.65, f"min_dense {choice.min_dense} is at the edge of the gap (0.50, 0.70]"
-    assert 0.30 <= choice.min_overlap <= lowest_answerable_overlap - 0.1
+def test_choose_keeps_a_margin_on_every_threshold() -> None:
+    """ "The middle of the plateau" keeps away from both edges of each gap: a min_dense of 0.61 would answer any
+    out-of-scope question one hundredth of a cosine closer than the one seen."""
+    answerable = np.array([[0.80, 0.20], [0.75, 0.10], [0.45, 0.90], [0.40, 1.00]])
+    out_of_scope = np.array([[0.60, 0.30], [0.55, 0.50], [0.15, 1.00], [0.30, 0.40]])
+    rule = choose(answerable, out_of_scope).rule
+    assert 0.64 <= rule.min_dense <= 0.71, f"min_dense {rule.min_dense} is at the edge of the gap (0.60, 0.75]"
+    assert 0.60 <= rule.min_coverage <= 0.80, f"min_coverage {rule.min_coverage} is at the edge of (0.50, 0.90]"
+    assert 0.20 <= rule.min_dense_with_coverage <= 0.35
 
 
 def test_choose_on_overlapping_classes_balances_the_two_rates() -> None:
     answerable = np.array([[0.5, 0.5], [0.6, 0.6], [0.7, 0.7], [0.3, 0.3]])
     out_of_scope = np.array([[0.2, 0.2], [0.25, 0.1], [0.55, 0.55], [0.1, 0.9]])
     choice = choose(answerable, out_of_scope)
-    recall, abstained = _rates(answerable, out_of_scope, choice.min_dense, choice.min_overlap)
+    recall, abstained = _rates(answerable, out_of_scope, choice.rule)
     assert (choice.answered_rate, choice.abstained_rate) == (recall, abstained)
-    assert min(recall, abstained) == 0.75  # the best any pair can do: one of each class is on the wrong side
-    answered = ((answerable[:, 0] >= choice.min_dense) & (answerable[:, 1] >= choice.min_overlap)).sum()
-    wrongly = ((out_of_scope[:, 0] >= choice.min_dense) & (out_of_scope[:, 1] >= choice.min_overlap)).sum()
+    # The best any monotone rule can do: (0.55, 0.55) out of scope is above (0.5, 0.5) answerable on both signals.
+    assert min(recall, abstained) == 0.75
+    answered = choice.rule.admits(answerable[:, 0], answerable[:, 1]).sum()
+    wrongly = choice.rule.admits(out_of_scope[:, 0], out_of_scope[:, 1]).sum()
     assert choice.precision == pytest.approx(answered / (answered + wrongly))
 
 
@@ -270,11 +283,11 @@ def test_choose_on_overlapping_classes_balances_the_two_rates() -> None:
 
 
 def _report_outcomes() -> tuple[list[Outcome], list[Outcome]]:
-    sig = {"top_dense": 0.8, "overlap": 0.9}
+    sig = {"top_dense": 0.8, "coverage": 0.9}
     kbot = [
         _outcome("a1", "answerable", "answered", ("Ketamine is not an opioid.",), rank=1, signals=sig),
         _outcome("a2", "answerable", "answered", ("Other.",), rank=None, signals=sig),
-        _outcome("o1", "out_of_scope", "no_answer", signals={"top_dense": 0.2, "overlap": 0.1}),
+        _outcome("o1", "out_of_scope", "no_answer", signals={"top_dense": 0.2, "coverage": 0.1}),
         _outcome("c1", "crisis", "crisis"),
         _outcome("d1", "advice", "declined"),
     ]
@@ -288,17 +301,17 @@ def _report_outcomes() -> tuple[list[Outcome], list[Outcome]]:
 def test_report_gate_names_each_missed_threshold(tmp_path: Path) -> None:
     kbot, baseline = _report_outcomes()
     thresholds = {"support_at_1": 0.9, "notice_rate": 1.0, "crisis_recall": 1.0}
-    report = Report.build(kbot, baseline, thresholds, Abstention(0.4, 0.34), tmp_path)
+    report = Report.build(kbot, baseline, thresholds, RULE, tmp_path)
     assert report.failures == ["support_at_1: measured 0.500, threshold 0.9"]
     assert report.support_ratio == float("inf")  # the baseline never supports at rank 1
-    assert report.abstention == {"in_use": {"min_dense": 0.4, "min_overlap": 0.34}}
+    assert report.abstention == {"in_use": {"min_dense": 0.4, "min_coverage": 0.75, "min_dense_with_coverage": 0.3}}
 
 
 def test_unmet_targets_are_reported_but_fail_nothing(tmp_path: Path) -> None:
     kbot, baseline = _report_outcomes()
     gate = {"support_at_1": 0.4}
     targets = {"support_at_1": 0.9, "notice_rate": 1.0}
-    report = Report.build(kbot, baseline, gate, Abstention(0.4, 0.34), tmp_path, targets)
+    report = Report.build(kbot, baseline, gate, RULE, tmp_path, targets)
     assert report.failures == []
     assert report.unmet_targets == ["support_at_1: measured 0.500, target 0.9"]
     assert "- not reached: support_at_1: measured 0.500, target 0.9" in report.markdown()
@@ -308,7 +321,7 @@ def test_report_with_the_gold_thresholds_and_a_baseline(tmp_path: Path) -> None:
     kbot, baseline = _report_outcomes()
     baseline[0] = _outcome("a1", "answerable", "answered", ("chunk",), rank=1, notice=False)
     thresholds = load_thresholds(ROOT / "eval" / "gold.toml").model_dump()
-    report = Report.build(kbot, baseline, thresholds, Abstention(0.4, 0.34), tmp_path)
+    report = Report.build(kbot, baseline, thresholds, RULE, tmp_path)
     assert report.support_ratio == 1.0
     failed = {f.split(":")[0] for f in report.failures}
     assert failed == {"support_at_1", "support_at_3", "min_support_at_1_ratio_vs_baseline"}
@@ -317,7 +330,7 @@ def test_report_with_the_gold_thresholds_and_a_baseline(tmp_path: Path) -> None:
 
 def test_report_without_baseline_skips_the_ratio(tmp_path: Path) -> None:
     kbot, _ = _report_outcomes()
-    report = Report.build(kbot, [], {"min_support_at_1_ratio_vs_baseline": 1.3}, Abstention(0.4, 0.34), tmp_path)
+    report = Report.build(kbot, [], {"min_support_at_1_ratio_vs_baseline": 1.3}, RULE, tmp_path)
     assert report.failures == []
     assert report.baseline == {}
 
@@ -325,9 +338,11 @@ def test_report_without_baseline_skips_the_ratio(tmp_path: Path) -> None:
 def test_write_report_files(tmp_path: Path) -> None:
     seeds = tmp_path / "seeds"
     seeds.mkdir()
-    (seeds / "abstention.toml").write_text("[thresholds]\nmin_dense = 0.41\nmin_overlap = 0.3\n", encoding="utf-8")
+    (seeds / "abstention.toml").write_text(
+        "[thresholds]\nmin_dense = 0.41\nmin_coverage = 0.7\nmin_dense_with_coverage = 0.2\n", encoding="utf-8"
+    )
     kbot, baseline = _report_outcomes()
-    report = Report.build(kbot, baseline, {"support_at_1": 0.9}, Abstention(0.41, 0.3), seeds)
+    report = Report.build(kbot, baseline, {"support_at_1": 0.9}, Abstention(0.41, 0.7, 0.2), seeds)
     out = tmp_path / "out"
     write_report(report, out)
     assert sorted(p.name for p in out.iterdir()) == ["report.json", "report.md", "scores.png"]
@@ -336,7 +351,7 @@ def test_write_report_files(tmp_path: Path) -> None:
     assert data["failures"] == ["support_at_1: measured 0.500, threshold 0.9"]
     assert [q["id"] for q in data["questions"]] == ["a1", "a2", "o1", "c1", "d1"]
     assert data["kbot"]["answerable"]["support_at_1"] == 0.5
-    assert data["abstention"]["thresholds"] == {"min_dense": 0.41, "min_overlap": 0.3}
+    assert data["abstention"]["thresholds"] == {"min_dense": 0.41, "min_coverage": 0.7, "min_dense_with_coverage": 0.2}
     markdown = (out / "report.md").read_text(encoding="utf-8")
     assert "- FAILED support_at_1: measured 0.500, threshold 0.9" in markdown
     assert "| kbot · answerable |" in markdown and "| baseline · answerable |" in markdown
@@ -345,6 +360,6 @@ def test_write_report_files(tmp_path: Path) -> None:
 
 def test_markdown_says_when_every_threshold_is_met(tmp_path: Path) -> None:
     kbot, _ = _report_outcomes()
-    report = Report.build(kbot, [], {"crisis_recall": 1.0}, Abstention(0.4, 0.34), tmp_path)
+    report = Report.build(kbot, [], {"crisis_recall": 1.0}, RULE, tmp_path)
     assert "All thresholds of the gold set's config are met." in report.markdown()
     assert "## Wrong status\n\nNone." in report.markdown()

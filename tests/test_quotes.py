@@ -60,7 +60,7 @@ def vectors(n: int, same: Sequence[tuple[int, int]] = ()) -> np.ndarray:
 
 
 def candidates(rows: Sequence[SentenceRow], scored: Sequence[tuple[int, float]]) -> list[Candidate]:
-    return [Candidate(rows[i], score, score, score, 0.0) for i, score in scored]
+    return [Candidate(rows[i], score, score, score, 0.0, 0.0) for i, score in scored]
 
 
 def spans(selections: Sequence[Selection]) -> list[tuple[int, ...]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from kbot.domain import Answer, Document, Quote, Resource, SourceRef, Status
 from kbot.quotes import Selection, quote_text
@@ -26,24 +27,29 @@ CRISIS_MESSAGE = (
 
 @dataclass(frozen=True)
 class Abstention:
-    """Answer only when the evidence is strong enough; thresholds come from `kbot calibrate`."""
+    """When to answer, with thresholds from `kbot calibrate`: when the best sentence is close in meaning to the
+    question, or when the sentence kbot would quote first holds most of the question's distinctive (IDF-weighted)
+    words and is not far off in meaning. The second way answers short questions about a term the sources define
+    ("whats mtor"), which embed far from any long sentence; its floor keeps out a quote that merely shares a name with
+    the question ("where is palo alto")."""
 
     min_dense: float
-    min_overlap: float
+    min_coverage: float
+    min_dense_with_coverage: float
+
+    def admits(self, dense: Any, coverage: Any) -> Any:
+        """The rule, on numbers or on numpy arrays of them (as `kbot calibrate` scores many questions at once)."""
+        return (dense >= self.min_dense) | ((coverage >= self.min_coverage) & (dense >= self.min_dense_with_coverage))
 
     def should_answer(self, retrieval: Retrieval) -> bool:
-        return (
-            bool(retrieval.candidates)
-            and retrieval.top_dense >= self.min_dense
-            and retrieval.overlap >= self.min_overlap
-        )
+        return bool(retrieval.candidates) and bool(self.admits(retrieval.top_dense, retrieval.coverage))
 
 
 def evidence(retrieval: Retrieval) -> dict[str, float]:
     return {
         "top_dense": round(retrieval.top_dense, 4),
         "top_passage": round(retrieval.top_passage, 4),
-        "overlap": round(retrieval.overlap, 4),
+        "coverage": round(retrieval.coverage, 4),
         "top_score": round(retrieval.candidates[0].score, 4) if retrieval.candidates else 0.0,
     }
 

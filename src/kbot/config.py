@@ -66,8 +66,11 @@ class Settings(BaseSettings):
 
     # Abstention: unset means the thresholds `kbot calibrate` wrote to seeds/abstention.toml
     min_dense_score: float | None = Field(None, description="Override: lowest cosine of the best sentence to answer")
-    min_lexical_overlap: float | None = Field(
-        None, description="Override: lowest share of the question's content words that the sources use"
+    min_coverage: float | None = Field(
+        None, description="Override: lowest share of the question's word weight in the first sentence, to answer on it"
+    )
+    min_coverage_dense: float | None = Field(
+        None, description="Override: lowest cosine of the best sentence when answering on coverage"
     )
 
     # Safety

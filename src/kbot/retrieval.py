@@ -55,6 +55,7 @@ class Candidate:
     dense: float
     passage: float
     lexical: float
+    coverage: float  # share of the question's IDF weight that this sentence (with its heading) holds
 
 
 @dataclass(frozen=True)
@@ -65,8 +66,7 @@ class Retrieval:
     candidates: tuple[Candidate, ...]  # best first
     top_dense: float  # best cosine of the question and any quotable sentence
     top_passage: float  # best cosine of the question and any passage
-    overlap: float  # share of the question's content words that the sources use
-    content_words: int
+    coverage: float  # share of the question's IDF weight that the best candidate holds (0 when there is none)
 
 
 class QueryNormalizer:
@@ -96,9 +96,6 @@ class QueryNormalizer:
             text = self._pattern.sub(lambda m: self.synonyms[m.group(1)], text)
         return text
 
-    def content_words(self, normalized: str) -> list[str]:
-        return [w for w in _WORD.findall(normalized) if w not in STOPWORDS and len(w) > 1]
-
 
 @lru_cache(maxsize=1)
 def english_words() -> frozenset[str]:
@@ -126,10 +123,10 @@ class Retriever:
         self.top_passages = top_passages
         self.weights = weights or Weights()
         rows = index.sentences
-        tokens = self._words(texts)  # one tokenisation for BM25, coverage and the queries, so their words agree
         self._quotable = np.array([r.quotable for r in rows], dtype=bool)
         self._stemmer = Stemmer.Stemmer("english")
         texts = [f"{r.section} {r.text}" if r.quotable else r.text for r in rows]
+        tokens = self._words(texts)  # one tokenisation for BM25, coverage and the queries, so their words agree
         postings: dict[str, list[int]] = {}  # stemmed word -> the sentences that contain it
         for i, words in enumerate(tokens):
             for t in set(words):
@@ -232,18 +229,16 @@ class Retriever:
                 float(features["sentence"][i]),
                 float(features["passage"][i]),
                 float(features["bm25"][i]),
+                float(features["coverage"][i]),
             )
             for i in order
             if np.isfinite(combined[i])
         )
-        words = self.normalizer.content_words(query)
-        known = sum(w in self.normalizer.vocabulary for w in words)
         sentence = features["sentence"]
         return Retrieval(
             query=query,
             candidates=candidates,
             top_dense=float(sentence[self._quotable].max()) if self._quotable.any() else 0.0,
             top_passage=top_passage,
-            overlap=known / len(words) if words else 0.0,
-            content_words=len(words),
+            coverage=candidates[0].coverage if candidates else 0.0,
         )

@@ -24,20 +24,22 @@ from kbot.retrieval import Retriever
 from kbot.safety import SafetyGate
 
 CALIBRATION_FILE = "abstention.toml"
-DEFAULT_ABSTENTION = Abstention(min_dense=0.40, min_overlap=0.34)
+# What `kbot calibrate` chose for the first knowledge base (five articles, the packaged model): a starting point only.
+DEFAULT_ABSTENTION = Abstention(min_dense=0.68, min_coverage=0.53, min_dense_with_coverage=0.25)
 
 
 def load_abstention(settings: Settings) -> Abstention:
     """Thresholds from settings if set, else from seeds/abstention.toml (written by `kbot calibrate`), else defaults."""
     path = settings.seeds_dir / CALIBRATION_FILE
     found = tomllib.loads(path.read_text(encoding="utf-8")).get("thresholds", {}) if path.is_file() else {}
+
+    def pick(setting: float | None, name: str) -> float:
+        return setting if setting is not None else float(found.get(name, getattr(DEFAULT_ABSTENTION, name)))
+
     return Abstention(
-        min_dense=settings.min_dense_score
-        if settings.min_dense_score is not None
-        else float(found.get("min_dense", DEFAULT_ABSTENTION.min_dense)),
-        min_overlap=settings.min_lexical_overlap
-        if settings.min_lexical_overlap is not None
-        else float(found.get("min_overlap", DEFAULT_ABSTENTION.min_overlap)),
+        min_dense=pick(settings.min_dense_score, "min_dense"),
+        min_coverage=pick(settings.min_coverage, "min_coverage"),
+        min_dense_with_coverage=pick(settings.min_coverage_dense, "min_dense_with_coverage"),
     )
 
 

@@ -154,7 +154,7 @@ def _plot(report: Report, path: Path) -> None:
     kinds = sorted({o.kind for o in report.outcomes if o.signals})
     for ax, key, threshold in (
         (axes[0], "top_dense", report.abstention["in_use"]["min_dense"]),
-        (axes[1], "overlap", report.abstention["in_use"]["min_overlap"]),
+        (axes[1], "coverage", report.abstention["in_use"]["min_coverage"]),
     ):
         for kind in kinds:
             values = [o.signals[key] for o in report.outcomes if o.kind == kind and key in o.signals]
