@@ -272,6 +272,17 @@ CRISIS = [
     "my brother drank a bottle of vodka with his pills on purpose",
     "how many of these pills would be lethal",
     "my cousin took her whole bottle of lithium",
+    # issue 4: next to the pastimes that are not an overdose (see OK), the same words with a drug still fire
+    "did too much k and my legs are numb",
+    "i did too much ket after yoga and my legs are numb",
+    "did too much coke at the gym and now my chest hurts",
+    "i did way too many lines and my heart is racing",
+    "i smoked too much after running and my chest is pounding",
+    "i overdid it with the ketamine and my legs are numb",
+    "my boyfriend did too much fentanyl before his workout and is not breathing",
+    "i took too many of my xanax after the gym and i can barely breathe",
+    "i used too much oxy before hiking and i can not feel my legs",
+    "i think i overdid it on my sleeping pills",
 ]
 
 ADVICE = [
@@ -428,6 +439,17 @@ ADVICE = [
     "my depression is worse should i ask for esketamine or keep my prozac",
     "i have epilepsy should i still do ketamine",
     "i just found out im pregnant can i keep my spravato treatments",
+    # issue 4: next to note keeping (see OK), a medical act in the same sentence is still advice
+    "should i keep taking my lexapro during ketamine treatment",
+    "should i keep a journal and skip my lexapro during treatment",
+    "can i drink wine while journaling after my infusion",
+    "should i log my doses and double them if i feel nothing",
+    "should i write down my questions or just stop my zoloft before my infusion",
+    "should i take notes and take an extra dose after my session",
+    "can i smoke weed while i write in my diary after my infusion",
+    "should i keep a mood diary or switch to spravato",
+    "should i track my mood and lower my dose if it gets worse",
+    "can i take my xanax during the session if journaling makes me anxious",
 ]
 
 OK = [
@@ -826,6 +848,30 @@ OK = [
     "i ate a whole bag of chips",
     "what is a lethal dose of tylenol for a child",
     "is it better to ask for ketamine or stay on an ssri",
+    # issue 4: too much of a pastime is not an overdose
+    "i did too much yoga and my legs are numb",
+    "i did way too many squats and now my legs are numb",
+    "i did too much hot yoga yesterday and now my legs are numb",
+    "i overdid it at the gym and i can barely walk",
+    "i did too much hiking and can not feel my feet",
+    "did too many pushups and my arms are numb",
+    "i did too much typing today and my hands are numb",
+    "i did yoga too much this week and my legs feel numb",
+    "i overdid it with the weights and my arms are numb",
+    "my wife did too much pilates and her legs are numb",
+    "my son did too much swimming and can barely move his arms",
+    # issue 4: keeping notes, a journal or questions for the clinician is not a medical act
+    "should i keep a journal during ketamine treatment",
+    "can i write in my diary after my infusion",
+    "should i take notes during my spravato sessions",
+    "should i track my mood before and after each infusion",
+    "should i write down my questions before my appointment",
+    "should i start journaling after my ketamine sessions",
+    "can i record how i feel after each infusion",
+    "should i keep a mood diary during treatment",
+    "should i log my symptoms before my infusions",
+    "could i jot down my thoughts during the session",
+    "should we keep notes for the doctor during my sons treatment",
 ]
 
 # A crisis inside a personal advice request is a crisis; each advice half alone is advice (so the test can fail).
@@ -872,7 +918,7 @@ def test_advice(gate: SafetyGate, question: str) -> None:
 @pytest.mark.parametrize("question", OK)
 def test_ok_no_false_alarms(gate: SafetyGate, question: str) -> None:
     verdict = gate.classify(question)
-    assert verdict == Verdict("ok", ""), f"{gate.normalise(question)!r} -> {verdict}"
+    assert (verdict.kind, verdict.rule) == ("ok", ""), f"{gate.normalise(question)!r} -> {verdict}"
 
 
 @pytest.mark.parametrize("question", CRISIS + ADVICE)
@@ -991,6 +1037,7 @@ def _banks(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
     banks = {f"crisis.{name}": spec for name, spec in config["crisis"].items()}
     banks["educational"] = config["educational"]
     banks |= {f"advice.{name}": spec for name, spec in config["advice"].items()}
+    banks["emergency_topic"] = config["emergency_topic"]
     return banks
 
 

@@ -23,6 +23,7 @@ CRISIS_MESSAGE = (
     "It sounds like you or someone with you may be in danger. Please get help right now. "
     "You don't have to go through this alone."
 )
+HELP_HEADING = "If someone is in danger now:"
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,11 @@ def _render(lines: Sequence[str], notice: str) -> str:
     return "\n\n".join([*lines, notice])
 
 
+def _help_block(resources: Sequence[Resource]) -> list[str]:
+    """The help lines beside an answer about an emergency (none otherwise): one paragraph, after the quotes."""
+    return [HELP_HEADING + "".join(f"\n- {r.action}" for r in resources)] if resources else []
+
+
 def _source_line(ref: SourceRef) -> str:
     m = ref.meta
     parts = [m.publisher, f"“{m.title}”"]
@@ -74,7 +80,9 @@ def answered(
     documents: Mapping[str, Document],
     notice: str,
     signals: dict[str, float] | None = None,
+    resources: Sequence[Resource] = (),
 ) -> Answer:
+    """Quotes with [n] markers; the help lines after them when ``resources`` are given; the sources; the notice."""
     citations: dict[str, int] = {}
     quotes: list[Quote] = []
     for sel in selections:
@@ -99,16 +107,28 @@ def answered(
         + (f" (also said by {', '.join(documents[s].meta.publisher for s in q.also_in)})" if q.also_in else "")
         for q in quotes
     ]
+    lines += _help_block(resources)
     lines.append("Sources:\n" + "\n".join(_source_line(r) for r in refs))
     return Answer(
-        Status.ANSWERED, question, tuple(quotes), refs, notice, _render(lines, notice), evidence=signals or {}
+        Status.ANSWERED,
+        question,
+        tuple(quotes),
+        refs,
+        notice,
+        _render(lines, notice),
+        resources=tuple(resources),
+        evidence=signals or {},
     )
 
 
 def no_answer(
-    question: str, suggestions: Sequence[str], notice: str, signals: dict[str, float] | None = None
+    question: str,
+    suggestions: Sequence[str],
+    notice: str,
+    signals: dict[str, float] | None = None,
+    resources: Sequence[Resource] = (),
 ) -> Answer:
-    lines = [NO_ANSWER_MESSAGE + "".join(f"\n- {s}" for s in suggestions)]
+    lines = [NO_ANSWER_MESSAGE + "".join(f"\n- {s}" for s in suggestions), *_help_block(resources)]
     return Answer(
         Status.NO_ANSWER,
         question,
@@ -118,6 +138,7 @@ def no_answer(
         _render(lines, notice),
         NO_ANSWER_MESSAGE,
         tuple(suggestions),
+        tuple(resources),
         evidence=signals or {},
     )
 

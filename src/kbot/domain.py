@@ -149,7 +149,7 @@ class SourceRef:
 
 @dataclass(frozen=True)
 class Resource:
-    """A help line shown first in a crisis reply."""
+    """A help line: first in a crisis reply, and beside an answer about an emergency."""
 
     name: str
     action: str  # what to do, e.g. "Call or text 988"

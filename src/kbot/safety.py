@@ -10,7 +10,9 @@ personal anchors, advice acts, spelling and texting fixes); this module is the s
    an ``[educational]`` framing such as "what is" or "people who" is present);
 3. ``[advice.direct]``, or an ``[advice.acts]`` match together with an ``[advice.anchors]`` match, makes it "advice"
    (first-person phrases in ``[advice.neutral]``, like "i read that" or "tell me", are cut out first);
-4. anything else is "ok". Pure regular expressions: a classification takes microseconds.
+4. anything else is "ok"; an "ok" message that names an emergency (``[emergency_topic]``: an overdose, someone not
+   breathing, poisoning, suicide...) is flagged, so that its answer carries the help lines too.
+Pure regular expressions: a classification takes microseconds.
 """
 
 from __future__ import annotations
@@ -46,10 +48,13 @@ _FIX = "Correct src/kbot/data/safety.toml (or the file you passed), then start k
 
 @dataclass(frozen=True)
 class Verdict:
-    """What the gate decided. ``rule`` names the bank and the phrase or pattern that fired ("" when ok)."""
+    """What the gate decided. ``rule`` names the bank and the phrase or pattern that fired ("" when ok).
+    ``emergency_topic`` is set on an "ok" message about an emergency ("what are the signs of an overdose"): not a
+    crisis, but its reader may be facing one."""
 
     kind: Kind
     rule: str
+    emergency_topic: bool = False
 
 
 class _Entry:
@@ -160,6 +165,8 @@ class SafetyGate:
         self._anchors = _bank("advice.anchors", _require(advice, "anchors", origin), variables, origin)
         neutral = advice.get("neutral")
         self._neutral = _bank("advice.neutral", neutral, variables, origin) if neutral else None
+        topic = config.get("emergency_topic")
+        self._topic = _bank("emergency_topic", topic, variables, origin) if topic else None
 
     @classmethod
     def from_file(cls, path: Path | None = None) -> SafetyGate:
@@ -203,7 +210,7 @@ class SafetyGate:
             return Verdict("advice", hit)
         if (act := self._acts.find(personal)) and (anchor := self._anchors.find(personal)):
             return Verdict("advice", f"{act} + {anchor}")
-        return Verdict("ok", "")
+        return Verdict("ok", "", self._topic is not None and self._topic.find(text) is not None)
 
 
 @cache

@@ -103,17 +103,20 @@ class KbotService:
                 answers.append(compose.crisis(text, self.resources, notice))
             elif verdict.kind == "advice":
                 answers.append(compose.declined(text, self.suggestions(vector), notice, verdict.rule))
-            else:
-                answers.append(self._retrieve_and_quote(text, query, vector))
+            else:  # an answer about an emergency carries the help lines too: its reader may be facing one
+                help_lines = self.resources if verdict.emergency_topic else ()
+                answers.append(self._retrieve_and_quote(text, query, vector, help_lines))
         return answers
 
-    def _retrieve_and_quote(self, text: str, query: str, vector: np.ndarray) -> Answer:
+    def _retrieve_and_quote(
+        self, text: str, query: str, vector: np.ndarray, help_lines: tuple[Resource, ...] = ()
+    ) -> Answer:
         found = self.retriever.retrieve(query, vector)
         signals = evidence(found)
         if not self.abstention.should_answer(found):
-            return compose.no_answer(text, self.suggestions(vector), self.settings.notice, signals)
+            return compose.no_answer(text, self.suggestions(vector), self.settings.notice, signals, help_lines)
         selections = self.selector.select(found.candidates, self.index.sentences, self.index.sentence_vectors)
-        return compose.answered(text, selections, self.index.documents, self.settings.notice, signals)
+        return compose.answered(text, selections, self.index.documents, self.settings.notice, signals, help_lines)
 
     def suggestions(self, vector: np.ndarray, count: int = 3) -> list[str]:
         """Questions the sources answer (their FAQ questions and question headings), closest to the asked one first."""

@@ -226,8 +226,15 @@
   }
 
   function renderCrisis(article, answer) {
-    const lines = el("ul", { className: "kbot-help-lines" });
-    for (const line of answer.resources || []) {
+    article.append(helpLines(answer.resources, "kbot-help-lines"));
+    if (answer.message) article.append(el("p", { className: "kbot-message" }, String(answer.message)));
+  }
+
+  /* The help lines as call and text links: first and large in a crisis reply, in a compact box beside an answer
+   * about an emergency ("what should you do if someone is not breathing"), whose reader may be facing one. */
+  function helpLines(resources, className) {
+    const lines = el("ul", { className });
+    for (const line of resources || []) {
       const actions = el("p", { className: "kbot-help-actions" });
       const phone = String(line.phone || "").replace(/[^0-9+]/g, "");
       const sms = String(line.sms || "").replace(/[^0-9+]/g, "");
@@ -238,21 +245,30 @@
         el("p", { className: "kbot-help-action" }, String(line.action || "")),
         actions.childNodes.length ? actions : null));
     }
-    article.append(lines);
-    if (answer.message) article.append(el("p", { className: "kbot-message" }, String(answer.message)));
+    return lines;
+  }
+
+  function renderHelpBox(article, answer, turnId) {
+    if (!(answer.resources || []).length) return;
+    const title = heading(2, "If someone is in danger now", "kbot-danger-title");
+    title.id = "kbot-danger-" + turnId;
+    article.append(el("section", { className: "kbot-danger", "aria-labelledby": title.id },
+      title, helpLines(answer.resources, "kbot-help-lines kbot-help-lines--compact")));
   }
 
   function renderNoAnswer(article, answer, turnId) {
     const fallback = "I couldn't find that in the articles I quote from.";
     article.append(el("p", { className: "kbot-message" }, String(answer.message || fallback)));
     const suggestions = (answer.suggestions || []).map(String).filter(Boolean);
-    if (!suggestions.length) return;
-    const labelId = "kbot-suggest-" + turnId;
-    article.append(el("p", { className: "kbot-suggest-label", id: labelId }, "Questions I can answer:"));
-    article.append(el("ul", { className: "kbot-chips", "aria-labelledby": labelId },
-      ...suggestions.map(function (q) {
-        return el("li", {}, el("button", { type: "button", className: "kbot-chip", "data-question": q }, q));
-      })));
+    if (suggestions.length) {
+      const labelId = "kbot-suggest-" + turnId;
+      article.append(el("p", { className: "kbot-suggest-label", id: labelId }, "Questions I can answer:"));
+      article.append(el("ul", { className: "kbot-chips", "aria-labelledby": labelId },
+        ...suggestions.map(function (q) {
+          return el("li", {}, el("button", { type: "button", className: "kbot-chip", "data-question": q }, q));
+        })));
+    }
+    if (answer.status === "no_answer") renderHelpBox(article, answer, turnId); // a declined reply stays as it is
   }
 
   function renderAnswered(article, answer, turnId) {
@@ -277,6 +293,7 @@
       });
       article.append(figure);
     });
+    renderHelpBox(article, answer, turnId);
     if (!sources.length) return;
     article.append(heading(2, "Sources", "kbot-sources-title"));
     article.append(el("ol", { className: "kbot-sources" }, ...sources.map(function (s) {

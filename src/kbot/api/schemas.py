@@ -99,7 +99,9 @@ class AnswerOut(BaseModel):
     quotes: list[QuoteOut]
     sources: list[SourceRefOut]
     suggestions: list[str] = Field(description="Questions kbot can answer, for no_answer and declined")
-    resources: list[ResourceOut] = Field(description="Help lines, shown first in a crisis reply")
+    resources: list[ResourceOut] = Field(
+        description="Help lines: first in a crisis reply; beside an answer (or no-answer) about an emergency"
+    )
     notice: str = Field(description="The clinician notice that ends every reply")
     text: str = Field(description="Plain-text rendering: quotes with [n] markers, the sources, the notice last")
 
