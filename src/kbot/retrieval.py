@@ -64,7 +64,7 @@ class Retrieval:
 
     query: str  # the normalised question
     candidates: tuple[Candidate, ...]  # best first
-    top_dense: float  # best cosine of the question and any quotable sentence
+    top_dense: float  # best cosine of the question and any quotable sentence, alone, under its heading or in context
     top_passage: float  # best cosine of the question and any passage
     coverage: float  # share of the question's IDF weight that the best candidate holds (0 when there is none)
 
@@ -234,11 +234,13 @@ class Retriever:
             for i in order
             if np.isfinite(combined[i])
         )
-        sentence = features["sentence"]
+        # The sentence in any of its three views, alone, under its heading or with its neighbours: what a question asks
+        # about is often named in the heading or the sentence before, not in the sentence that answers.
+        dense = np.maximum.reduce([features["sentence"], features["context"], features["window"]])
         return Retrieval(
             query=query,
             candidates=candidates,
-            top_dense=float(sentence[self._quotable].max()) if self._quotable.any() else 0.0,
+            top_dense=float(dense[self._quotable].max()) if self._quotable.any() else 0.0,
             top_passage=top_passage,
             coverage=candidates[0].coverage if candidates else 0.0,
         )
