@@ -53,7 +53,7 @@ def make_settings(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Set
         }
         if overrides.get("model_name") == FakeEmbedder.name:
             # seeds/abstention.toml is calibrated on the real model's cosines; the fake embedder's are lower
-            values.update(min_dense_score=0.50, min_coverage=0.60, min_coverage_dense=0.20)
+            values.update(min_dense_score=0.55, min_coverage=0.60, min_coverage_dense=0.20)
         values.update(overrides)
         return Settings(**values)
 
