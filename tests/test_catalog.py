@@ -40,6 +40,16 @@ BAD = [
     pytest.param(GOOD + '["a.pdf"]\ntitle = "T"\npublisher = "P"\n', ("a.txt",), ".txt or .md", id="unsupported-file"),
     pytest.param(GOOD + '["a.md"]\ntitle = "T"\npublisher = "P"\n', ("a.txt", "a.md"), "share the id", id="same-stem"),
     pytest.param('["a.txt"]\ntitle = 3\npublisher = "P"\n', ("a.txt",), "not text", id="title-not-text"),
+    pytest.param(GOOD + 'do_not_quote = "prose"\n', ("a.txt",), "do_not_quote that is not a list", id="dnq-not-list"),
+    pytest.param(GOOD + 'do_not_quote = [""]\n', ("a.txt",), "item 1 = ''", id="dnq-empty-string"),
+    pytest.param(GOOD + 'do_not_quote = ["prose", " "]\n', ("a.txt",), "item 2 = ' '", id="dnq-blank-string"),
+    pytest.param(GOOD + "do_not_quote = [3]\n", ("a.txt",), "item 1 = 3", id="dnq-not-text"),
+    pytest.param(
+        GOOD + 'do_not_quote = ["about ketamine", "about opioids"]\n',
+        ("a.txt",),
+        "fragment 'about opioids', which is not in the article's text",
+        id="dnq-fragment-not-in-text",
+    ),
 ]
 
 
@@ -99,3 +109,35 @@ def test_real_seeds_load_with_their_publishers() -> None:
     ]
     assert [m.updated for m in metas] == ["", "", "", "2024-08-22", ""]
     assert metas[2].title == "Is Ketamine Involved with Opioid Receptors?"
+
+
+def test_do_not_quote_fragments_are_kept_exactly(tmp_path: Path) -> None:
+    toml = GOOD + 'do_not_quote = ["prose about", " ketamine."]\n'
+    (meta,) = load_catalog(make_seeds(tmp_path / "seeds", toml))
+    assert meta.do_not_quote == ("prose about", " ketamine.")  # not stripped: they are matched as written
+    (plain,) = load_catalog(make_seeds(tmp_path / "plain", GOOD))
+    assert plain.do_not_quote == ()
+
+
+def test_a_missing_fragment_is_reported_with_the_other_problems(tmp_path: Path) -> None:
+    toml = '["a.txt"]\ntitle = "T"\npublisher = "P"\nkind = "ad"\ndo_not_quote = ["Some  prose"]\n'
+    seeds = make_seeds(tmp_path / "seeds", toml, ("a.txt", "b.txt"))
+    with pytest.raises(CatalogError) as caught:
+        load_catalog(seeds)
+    message = caught.value.message
+    assert "3 problems" in message
+    assert "unknown kind 'ad'" in message and "b.txt is in" in message
+    assert "entry [\"a.txt\"] has do_not_quote fragment 'Some  prose'" in message  # the entry and the fragment
+    assert "copy it exactly from a.txt" in message  # and what to do
+
+
+def test_fragments_are_matched_against_the_text_as_the_corpus_reads_it(tmp_path: Path) -> None:
+    """Newlines are not translated when an article is read, so a fragment across a CRLF line end must hold the \\r."""
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    (seeds / "a.txt").write_bytes(b"A title\r\nSome prose.\r\nMore prose.\r\n")
+    (seeds / "sources.toml").write_text(GOOD + 'do_not_quote = ["prose.\\r\\nMore"]\n', encoding="utf-8")
+    assert load_catalog(seeds)[0].do_not_quote == ("prose.\r\nMore",)
+    (seeds / "sources.toml").write_text(GOOD + 'do_not_quote = ["prose.\\nMore"]\n', encoding="utf-8")
+    with pytest.raises(CatalogError, match="not in the article's text"):
+        load_catalog(seeds)

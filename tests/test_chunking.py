@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from itertools import pairwise
 from pathlib import Path
@@ -85,6 +86,59 @@ def test_most_prose_is_quotable(rows: list[SentenceRow]) -> None:
 def test_what_is_quotable(kind: BlockKind, text: str, quotable: bool, is_question: bool) -> None:
     row = SentenceRow(0, "a", 0, kind, "", 0, len(text), text)
     assert (row.quotable, row.is_question) == (quotable, is_question)
+
+
+# ------------------------------------------------------------------------------------------- withheld sentences
+
+NEURO = "004_5aeca17a0480db8f"  # "Is Ketamine an Opiate?": its addiction paragraph compares ketamine to "other opioids"
+STANFORD = "as is the case with other opioids"
+
+
+def _withholding(doc: Document, *fragments: str) -> Document:
+    return dataclasses.replace(doc, meta=dataclasses.replace(doc.meta, do_not_quote=fragments))
+
+
+def _containing(doc: Document, words: str) -> list[str]:
+    return [s.text for s in doc.sentences if words in s.text]
+
+
+@pytest.fixture(scope="module")
+def neuro(documents: list[Document]) -> Document:
+    return next(d for d in documents if d.meta.id == NEURO)
+
+
+def test_a_sentence_holding_a_fragment_is_withheld_and_only_it(neuro: Document) -> None:
+    (target,) = _containing(neuro, STANFORD)
+    rows = sentence_rows([_withholding(neuro, STANFORD)])
+    assert [r.text for r in rows if r.withheld] == [target]
+    (row,) = [r for r in rows if r.withheld]
+    assert row.kind is BlockKind.PARAGRAPH and not row.quotable and not row.is_question
+    assert [r.id for r in rows if r.quotable] == [r.id for r in sentence_rows([neuro]) if r.quotable and r.id != row.id]
+    covered = _covered(make_passages(rows, 3))
+    assert row.id not in covered  # never retrieved through a passage either
+    assert covered == {r.id for r in rows if r.quotable}
+
+
+def test_a_fragment_across_a_sentence_boundary_withholds_both_sentences(neuro: Document) -> None:
+    first = next(s for s in neuro.sentences if STANFORD in s.text)
+    second = neuro.sentences[first.index + 1]
+    fragment = neuro.text[first.end - len("opioids.") : second.start + len("While")]  # "opioids.  While"
+    rows = sentence_rows([_withholding(neuro, fragment)])
+    assert [r.text for r in rows if r.withheld] == [first.text, second.text]
+
+
+def test_every_occurrence_of_a_fragment_is_withheld(neuro: Document) -> None:
+    expected = _containing(neuro, "Dr. Rodriguez")
+    assert len(expected) >= 2, "the article names Dr. Rodriguez in several sentences"
+    rows = sentence_rows([_withholding(neuro, "Dr. Rodriguez")])
+    assert [r.text for r in rows if r.withheld] == expected
+
+
+def test_a_withheld_question_is_no_longer_a_suggestion(neuro: Document) -> None:
+    (heading,) = [r for r in sentence_rows([neuro]) if r.text == "Is Ketamine Addictive?"]
+    assert heading.is_question
+    rows = sentence_rows([_withholding(neuro, "Ketamine Addictive")])
+    assert [(r.id, r.is_question) for r in rows if r.withheld] == [(heading.id, False)]
 
 
 # ------------------------------------------------------------------------------------------- passages of the corpus

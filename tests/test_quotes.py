@@ -281,3 +281,61 @@ def test_a_dropped_block_between_lead_in_and_items_breaks_the_list() -> None:
     rows = [dataclasses.replace(r, block=r.block + 1) if r.id >= 2 else r for r in rows]
     chosen = QuoteSelector().select(candidates(rows, [(1, 0.95), (3, 0.9)]), rows, vectors(len(rows)))
     assert spans(chosen) == [(3,)]
+
+
+# ------------------------------------------------------------------------------------------- withheld sentences
+
+
+def withhold(rows: Sequence[SentenceRow], *ids: int) -> list[SentenceRow]:
+    """The rows with ``ids`` withheld by a do_not_quote fragment, as chunking marks them."""
+    return [dataclasses.replace(r, withheld=True) if r.id in ids else r for r in rows]
+
+
+def select_quotable(rows: Sequence[SentenceRow], scored: Sequence[tuple[int, float]]) -> list[Selection]:
+    """Selection from the candidates the retriever would give: never a withheld sentence."""
+    allowed = [(i, score) for i, score in scored if rows[i].quotable]
+    return QuoteSelector().select(candidates(rows, allowed), rows, vectors(len(rows)))
+
+
+@pytest.mark.parametrize(
+    ("specs", "scored", "withheld", "extended"),
+    [
+        pytest.param(
+            [Spec("a", 0, LONG), Spec("a", 0, "However, it does not bind to opioid receptors the way opioids do.")],
+            [(1, 0.9)],
+            0,
+            (0, 1),
+            id="leans-back-takes-the-one-before",
+        ),
+        pytest.param(
+            [Spec("a", 0, "Ketamine is not an opioid."), Spec("a", 0, LONG), Spec("a", 1, LONG)],
+            [(0, 0.9)],
+            1,
+            (0, 1),
+            id="short-first-takes-the-one-after",
+        ),
+        pytest.param(
+            [Spec("a", 0, LONG), Spec("a", 0, LONG + " Also true."), Spec("b", 0, LONG + " Else.")],
+            [(1, 0.9), (0, 0.85)],
+            0,
+            (0, 1),
+            id="neighbour-that-answers-nearly-as-well",
+        ),
+    ],
+)
+def test_extension_never_pulls_in_a_withheld_neighbour(
+    specs: list[Spec], scored: list[tuple[int, float]], withheld: int, extended: tuple[int, ...]
+) -> None:
+    rows, _ = build(specs)
+    chosen = scored[0][0]
+    assert spans(select_quotable(rows, scored)) == [extended]  # with nothing withheld, the neighbour is pulled in
+    assert spans(select_quotable(withhold(rows, withheld), scored)) == [(chosen,)]
+
+
+def test_a_list_with_a_withheld_item_is_quoted_only_up_to_it() -> None:
+    rows, documents = list_rows()
+    rows = withhold(rows, 3)  # "Nausea"
+    by_lead_in = select_quotable(rows, [(1, 0.9)])
+    assert spans(by_lead_in) == [(1, 2)]
+    assert "Nausea" not in quote_text(by_lead_in[0], documents)
+    assert spans(select_quotable(rows, [(4, 0.9)])) == [(4,)]  # the item after it is quoted alone

@@ -8,6 +8,11 @@ Every article file (.txt or .md) in seeds/ needs exactly one entry, keyed by its
     url = ""
     updated = ""            # YYYY-MM-DD, or empty
     kind = "editorial"      # or "clinic_marketing"
+    do_not_quote = []       # optional: fragments of the article's text
+
+``do_not_quote`` lets the curator withhold a sentence that is accurate in its article but misleads when quoted alone,
+without editing the text: every sentence that overlaps an occurrence of a fragment is never quoted, never extended
+into a quote and never suggested. Each fragment must be copied exactly from the article (same spaces and punctuation).
 
 Every problem found is reported at once, each with what to do about it.
 """
@@ -26,7 +31,8 @@ from kbot.errors import CatalogError
 CATALOG_FILE = "sources.toml"
 ARTICLE_SUFFIXES = (".txt", ".md")
 KINDS = ("editorial", "clinic_marketing")
-FIELDS = ("title", "publisher", "url", "updated", "kind")
+TEXT_FIELDS = ("title", "publisher", "url", "updated", "kind")
+FIELDS = (*TEXT_FIELDS, "do_not_quote")
 REQUIRED = ("title", "publisher")
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
@@ -83,7 +89,7 @@ def _entry(seeds_dir: Path, name: str, value: Any, problems: list[Problem]) -> S
         )
     for key in sorted(set(value) - set(FIELDS)):
         problems.append((f"{where} has an unknown field {key!r}.", f"use only {', '.join(FIELDS)}"))
-    fields = {key: _text(value.get(key, ""), key, where, problems) for key in FIELDS}
+    fields = {key: _text(value.get(key, ""), key, where, problems) for key in TEXT_FIELDS}
     for key in REQUIRED:
         if key in value and not fields[key].strip():
             problems.append(
@@ -102,9 +108,14 @@ def _entry(seeds_dir: Path, name: str, value: Any, problems: list[Problem]) -> S
                 "write it as YYYY-MM-DD, or leave it empty",
             )
         )
+    fragments = _fragments(value.get("do_not_quote", []), where, problems)
+    if fragments and Path(name).name == name and (seeds_dir / name).is_file():
+        _check_fragments(seeds_dir / name, fragments, where, problems)
     if len(problems) > before:
         return None
-    return SourceMeta(id=Path(name).stem, file=name, **{k: v.strip() for k, v in fields.items()})
+    return SourceMeta(
+        id=Path(name).stem, file=name, **{k: v.strip() for k, v in fields.items()}, do_not_quote=fragments
+    )
 
 
 def _text(value: Any, key: str, where: str, problems: list[Problem]) -> str:
@@ -114,6 +125,39 @@ def _text(value: Any, key: str, where: str, problems: list[Problem]) -> str:
         return value.isoformat()  # an unquoted TOML date
     problems.append((f"{where} has a {key} that is not text ({value!r}).", f'quote it: {key} = "..."'))
     return ""
+
+
+def _fragments(value: Any, where: str, problems: list[Problem]) -> tuple[str, ...]:
+    """``do_not_quote`` as a tuple of non-empty strings; its problems appended."""
+    example = 'write it as do_not_quote = ["a fragment copied from the article", "another"]'
+    if not isinstance(value, list):
+        problems.append((f"{where} has a do_not_quote that is not a list ({value!r}).", example))
+        return ()
+    for i, item in enumerate(value, 1):
+        if not isinstance(item, str) or not item.strip():
+            problems.append(
+                (f"{where} has do_not_quote item {i} = {item!r}, which is not a fragment of text.", example)
+            )
+    return tuple(item for item in value if isinstance(item, str) and item.strip())
+
+
+def _check_fragments(path: Path, fragments: tuple[str, ...], where: str, problems: list[Problem]) -> None:
+    """Each fragment must occur in the article's text, read as the corpus reads it (offsets count that text)."""
+    from kbot.corpus import read_source_text  # here, not at the top: kbot.corpus imports this module
+
+    try:
+        text = read_source_text(path)
+    except CatalogError as exc:
+        problems.append((exc.message, exc.fix))
+        return
+    for fragment in fragments:
+        if fragment not in text:
+            problems.append(
+                (
+                    f"{where} has do_not_quote fragment {fragment!r}, which is not in the article's text.",
+                    f"copy it exactly from {path.name} (same spaces, quotes and apostrophes), or remove it",
+                )
+            )
 
 
 def _is_iso_date(value: str) -> bool:

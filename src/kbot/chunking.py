@@ -2,7 +2,8 @@
 
 Passages never cross a section, so each is embedded with its own heading and its article's title as context.
 Only sentences of paragraphs, list items and FAQ answers can be quoted; headings and questions are kept as context
-(and as suggestions of what kbot can answer).
+(and as suggestions of what kbot can answer). A sentence that overlaps a fragment of its article's ``do_not_quote``
+(seeds/sources.toml) is withheld: it stays in the tables, but is never quoted, in a passage, or a suggestion.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from dataclasses import dataclass
 from itertools import groupby
 
 from kbot.domain import BlockKind, Document, Passage
+
+Span = tuple[int, int]
 
 QUOTABLE_KINDS = frozenset({BlockKind.PARAGRAPH, BlockKind.LIST_ITEM, BlockKind.FAQ_ANSWER})
 QUESTION_KINDS = frozenset({BlockKind.HEADING, BlockKind.FAQ_QUESTION, BlockKind.TITLE})
@@ -29,23 +32,39 @@ class SentenceRow:
     start: int
     end: int
     text: str
+    withheld: bool = False  # overlaps a do_not_quote fragment of its article
 
     @property
     def quotable(self) -> bool:
-        return self.kind in QUOTABLE_KINDS and not self.text.rstrip().endswith("?")
+        return self.kind in QUOTABLE_KINDS and not self.text.rstrip().endswith("?") and not self.withheld
 
     @property
     def is_question(self) -> bool:
-        return self.kind in QUESTION_KINDS and self.text.rstrip().endswith("?")
+        return self.kind in QUESTION_KINDS and self.text.rstrip().endswith("?") and not self.withheld
+
+
+def withheld_spans(doc: Document) -> list[Span]:
+    """Every occurrence, overlapping ones included, of every do_not_quote fragment in the article's text."""
+    spans: list[Span] = []
+    for fragment in doc.meta.do_not_quote:
+        at = doc.text.find(fragment)
+        while fragment and at >= 0:
+            spans.append((at, at + len(fragment)))
+            at = doc.text.find(fragment, at + 1)
+    return spans
 
 
 def sentence_rows(documents: Iterable[Document]) -> list[SentenceRow]:
     rows: list[SentenceRow] = []
     for doc in documents:
         blocks = {b.index: b for b in doc.blocks}
+        withheld = withheld_spans(doc)
         for s in doc.sentences:
             block = blocks[s.block]
-            rows.append(SentenceRow(len(rows), doc.meta.id, s.block, block.kind, block.section, s.start, s.end, s.text))
+            hidden = any(a < s.end and s.start < b for a, b in withheld)
+            rows.append(
+                SentenceRow(len(rows), doc.meta.id, s.block, block.kind, block.section, s.start, s.end, s.text, hidden)
+            )
     return rows
 
 

@@ -108,8 +108,9 @@ def sources(
     ] = None,
     seeds: SeedsOpt = None,
 ) -> None:
-    """List the articles, or show what cleaning keeps and drops in one of them (what can be quoted)."""
+    """List the articles, or show what cleaning keeps and drops in one of them, and what do_not_quote withholds."""
     from kbot.catalog import load_catalog
+    from kbot.chunking import sentence_rows
     from kbot.clean import explain
     from kbot.corpus import read_document
 
@@ -118,15 +119,25 @@ def sources(
     if show is None:
         for meta in catalog:
             doc = read_document(settings.seeds_dir, meta)
+            held = sum(r.withheld for r in sentence_rows([doc]))
             typer.echo(
                 f"{meta.id}  {meta.publisher}: “{meta.title}” ({meta.kind}; {len(doc.kept_blocks)} of "
-                f"{len(doc.blocks)} blocks kept, {len(doc.sentences)} sentences)"
+                f"{len(doc.blocks)} blocks kept, {len(doc.sentences)} sentences"
+                + (f", {held} withheld by do_not_quote)" if held else ")")
             )
         return
     matches = [m for m in catalog if show in {m.id, m.file}]
     if not matches:
         raise KbotError(f"No source {show!r}.", fix="kbot sources (to list the ids)")
-    typer.echo(explain(read_document(settings.seeds_dir, matches[0])))
+    doc = read_document(settings.seeds_dir, matches[0])
+    typer.echo(explain(doc))
+    withheld = [r for r in sentence_rows([doc]) if r.withheld]
+    if withheld:
+        count = f"{len(withheld)} sentence" + ("s" if len(withheld) > 1 else "")
+        typer.echo(f"\nWithheld by do_not_quote in sources.toml (never quoted): {count}")
+        for r in withheld:
+            line = doc.text.count("\n", 0, r.start) + 1
+            typer.echo(f"{line:>5}  {r.kind.value:<12}  {'WITHHELD':<28}  {r.text}")
 
 
 @app.command()

@@ -29,7 +29,8 @@ class Status(StrEnum):
 
 @dataclass(frozen=True)
 class SourceMeta:
-    """What seeds/sources.toml says about one article."""
+    """What seeds/sources.toml says about one article. ``do_not_quote`` holds fragments of its text: a sentence that
+    overlaps one is never quoted (accurate in the article, misleading alone)."""
 
     id: str
     file: str
@@ -38,6 +39,7 @@ class SourceMeta:
     url: str = ""
     updated: str = ""
     kind: str = "editorial"
+    do_not_quote: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

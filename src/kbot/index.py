@@ -187,7 +187,7 @@ def check_manifest(manifest: dict[str, Any], seeds_dir: Path, model: str) -> Non
 def _documents(corpus: dict[str, Any], seeds_dir: Path) -> dict[str, Document]:
     documents: dict[str, Document] = {}
     for entry in corpus["documents"]:
-        meta = SourceMeta(**entry["meta"])
+        meta = SourceMeta(**{**entry["meta"], "do_not_quote": tuple(entry["meta"].get("do_not_quote", ()))})
         blocks = tuple(Block(**{**b, "kind": BlockKind(b["kind"])}) for b in entry["blocks"])
         text = read_source_text(seeds_dir / meta.file)
         documents[meta.id] = Document(meta, text, blocks, ())
