@@ -131,7 +131,10 @@ class BlockOut(BaseModel):
 
 class SourceDetail(BaseModel):
     source: SourceMetaOut
-    blocks: list[BlockOut] = Field(description="The cleaned blocks that can be quoted, in order")
+    blocks: list[BlockOut] = Field(
+        description="The blocks cleaning kept, in order: quotes come from them (a do_not_quote sentence is shown here,"
+        " never quoted)"
+    )
 
 
 class Health(BaseModel):
