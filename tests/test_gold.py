@@ -258,6 +258,8 @@ NEVER_RELAXED = (
     "crisis_recall",
     "max_crisis_false_alarms",
     "advice_declined",
+    "out_of_scope_abstained",
+    "answerable_answered",
     "min_support_at_1_ratio_vs_baseline",
 )
 

@@ -1,7 +1,7 @@
 """`kbot calibrate`: choose the abstention thresholds on a labelled set and write them to seeds/abstention.toml.
 
-Each question's evidence is measured once (best sentence cosine; share of the question's IDF weight that the first
-candidate sentence holds); then a grid of threshold triples for `Abstention`'s rule is scored by the worse of two rates,
+Each question's evidence is measured once (best cosine of a sentence in any of its views; share of the question's IDF
+weight that the first candidate sentence holds); then a grid of threshold triples for `Abstention`'s rule is scored by the worse of two rates,
 answerable questions answered and out-of-scope questions abstained on, and the middle of the best plateau is kept, so
 the choice is not balanced on a knife's edge.
 """
@@ -34,7 +34,7 @@ class Choice:
 
 
 def measure(service: KbotService, questions: Sequence[str]) -> np.ndarray:
-    """(n, 2) array of each question's best sentence cosine and coverage."""
+    """(n, 2) array of each question's best cosine (Retrieval.top_dense) and coverage."""
     queries = [service.retriever.normalizer.normalize(q) for q in questions]
     vectors = service.embedder.embed(queries)
     found = [service.retriever.retrieve(q, v) for q, v in zip(queries, vectors, strict=True)]
