@@ -1,9 +1,9 @@
 """`kbot calibrate`: choose the abstention thresholds on a labelled set and write them to seeds/abstention.toml.
 
 Each question's evidence is measured once (best cosine of a sentence in any of its views; share of the question's IDF
-weight that the first candidate sentence holds); then a grid of threshold triples for `Abstention`'s rule is scored by the worse of two rates,
-answerable questions answered and out-of-scope questions abstained on, and the middle of the best plateau is kept, so
-the choice is not balanced on a knife's edge.
+weight that the first candidate sentence holds); then a grid of threshold triples for `Abstention`'s rule is scored
+by the worse of two rates, answerable questions answered and out-of-scope questions abstained on, and the middle of
+the best plateau is kept, so the choice is not balanced on a knife's edge.
 """
 
 from __future__ import annotations
