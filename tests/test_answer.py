@@ -115,7 +115,7 @@ def test_answered_text_quotes_with_markers_then_lists_sources(answered: Answer) 
         "[2] Neuro Wellness Spa, “Is Ketamine an Opiate?”, updated 2024-08-22, https://b.example/k",
     ]
     assert parts[4] == NOTICE
-    assert re.findall(r"\[(\d+)\]", parts[0] + parts[1] + parts[2]) == ["1", "2", "1"]
+    assert re.findall(r"\[(\d+)\]", parts[0] + parts[1] + parts[2]) == ["1", "2", "2", "1"]  # [2] also said it
 
 
 def test_also_said_by_names_the_other_publishers(answered: Answer) -> None:
@@ -124,14 +124,18 @@ def test_also_said_by_names_the_other_publishers(answered: Answer) -> None:
     The third quote comes from the same source as the first (same citation [1]) and has no twin; it must neither
     erase the first quote's "also said by" nor leave an empty "(also said by )"."""
     first_line = answered.text.split("\n\n")[0]
-    assert first_line == "“Ketamine is not an opioid.” [1] (also said by Neuro Wellness Spa)"
+    assert first_line == "“Ketamine is not an opioid.” [1] (also said by Neuro Wellness Spa [2])"
     assert "(also said by )" not in answered.text
 
 
-def test_also_said_by_with_a_single_quote() -> None:
+def test_also_said_by_with_a_single_quote_lists_that_source_too() -> None:
+    """Source b is quoted nowhere, only folded into the first quote: it is still among the Sources, numbered after
+    the quoted ones, so every publisher the answer names is cited (and the chat page can link "Also in [2]")."""
     reply = compose.answered("q", [_selection("a", 0, 26, also_in=("b",))], DOCUMENTS, NOTICE)
-    assert reply.text.split("\n\n")[0] == "“Ketamine is not an opioid.” [1] (also said by Neuro Wellness Spa)"
+    assert reply.text.split("\n\n")[0] == "“Ketamine is not an opioid.” [1] (also said by Neuro Wellness Spa [2])"
     assert reply.quotes[0].to_dict()["also_in"] == ["b"]
+    assert [(ref.citation, ref.meta.id) for ref in reply.sources] == [(1, "a"), (2, "b")]
+    assert "[2] Neuro Wellness Spa" in reply.text.split("\n\n")[1]
 
 
 # ------------------------------------------------------------------------------------------- the other replies

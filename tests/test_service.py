@@ -89,14 +89,18 @@ def assert_contract(answer: Answer) -> None:
 
 
 def assert_citations(answer: Answer) -> None:
-    """Sources are numbered 1..n, each quote cites a listed source, and its number is its source's."""
+    """Sources are numbered 1..n, each quote cites a listed source, and its number is its source's; the sources are
+    exactly those quoted or named in a quote's also_in, the quoted ones first."""
     numbers = [s.citation for s in answer.sources]
     assert numbers == list(range(1, len(numbers) + 1))
     by_number = {s.citation: s.meta.id for s in answer.sources}
     for quote in answer.quotes:
         assert by_number.get(quote.citation) == quote.source_id, (answer.question, quote)
         assert f"[{quote.citation}]" in answer.text
-    assert {q.citation for q in answer.quotes} == set(numbers)
+    quoted = {q.source_id for q in answer.quotes}
+    named = {s for q in answer.quotes for s in q.also_in}
+    assert set(by_number.values()) == quoted | named
+    assert [by_number[n] in quoted for n in numbers] == sorted((by_number[n] in quoted for n in numbers), reverse=True)
 
 
 # --------------------------------------------------------------------------------------------- the verbatim property

@@ -101,10 +101,17 @@ def answered(
                 sel.also_in,
             )
         )
+    for sel in selections:  # a source that only says the same thing as a quote is listed too, after the quoted ones
+        for source_id in sel.also_in:
+            citations.setdefault(source_id, len(citations) + 1)
     refs = tuple(SourceRef(n, documents[sid].meta) for sid, n in citations.items())
     lines = [
         f"“{q.text}” [{q.citation}]"
-        + (f" (also said by {', '.join(documents[s].meta.publisher for s in q.also_in)})" if q.also_in else "")
+        + (
+            f" (also said by {', '.join(f'{documents[s].meta.publisher} [{citations[s]}]' for s in q.also_in)})"
+            if q.also_in
+            else ""
+        )
         for q in quotes
     ]
     lines += _help_block(resources)
