@@ -1,6 +1,6 @@
-"""In a real browser, an answer about an emergency shows the help lines in a compact box after the quotes and before
-the notice, with the same call and text links as a crisis reply; an ordinary answer shows no such box. Reuses the
-servers, the browser and the helpers of test_browser.py (Debian's Chromium, the real model, a cross-origin panel)."""
+"""In a real browser, an answer about an emergency shows the help lines in a compact box first, above the quotes,
+with the same call and text links as a crisis reply; an ordinary answer shows no such box. Reuses the servers, the
+browser and the helpers of test_browser.py (Debian's Chromium, the real model, a cross-origin panel)."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.server]
 NOT_BREATHING = "What should you do if someone is not breathing?"
 
 
-def test_an_answer_about_an_emergency_shows_the_help_lines_after_the_quotes(request: pytest.FixtureRequest) -> None:
+def test_an_answer_about_an_emergency_shows_the_help_lines_first(request: pytest.FixtureRequest) -> None:
     session: Session = request.getfixturevalue("desktop")
     site: HostPages = request.getfixturevalue("host")
     settings: Settings = request.getfixturevalue("kbot_settings")
@@ -46,8 +46,8 @@ def test_an_answer_about_an_emergency_shows_the_help_lines_after_the_quotes(requ
     order = reply.evaluate(
         "r => [...r.children].map(e => e.classList.contains('kbot-quote') ? 'quote' : e.className.split(' ')[0])"
     )
-    last_quote = max(i for i, name in enumerate(order) if name == "quote")
-    assert last_quote < order.index("kbot-danger") < order.index("kbot-sources-title"), order
+    first_quote = order.index("quote")
+    assert order.index("kbot-danger") < first_quote < order.index("kbot-sources-title"), order
     assert order[-1] == "kbot-notice", "the notice stays last"
     assert_accessible(frame, "the chat panel with the help lines beside an answer")
     shot(page, "desktop-widget-emergency-answer")

@@ -1,7 +1,7 @@
 """Help lines beside answers about emergencies: an educational question about an overdose, someone not breathing,
 poisoning or suicide is answered from the sources as usual (it is not a crisis), and its answer carries the help lines
 too, because its reader may be facing one. The gate flags such questions ([emergency_topic] in safety.toml); the
-service puts the help lines into answered and no_answer replies; the plain text lists them after the quotes.
+service puts the help lines into answered and no_answer replies; the plain text lists them first.
 
 The tables are written from patients' phrasings, independently of the evaluation set (eval/gold.jsonl)."""
 
@@ -156,14 +156,14 @@ def _selection(start: int, end: int) -> Selection:
     return Selection((row,), Candidate(row, *scores), ())
 
 
-def test_plain_text_lists_the_help_lines_after_the_quotes_and_the_notice_last() -> None:
+def test_plain_text_lists_the_help_lines_first_and_the_notice_last() -> None:
     first, second = TEXT.index("If"), TEXT.index("Give")
     selections = [_selection(first, second - 1), _selection(second, len(TEXT))]
     reply = compose.answered(NOT_BREATHING, selections, DOCUMENTS, NOTICE, resources=HELP)
     assert reply.text.split("\n\n") == [
+        HELP_BLOCK,
         "“If someone is not breathing, call 911.” [1]",
         "“Give naloxone if you have it.” [1]",
-        HELP_BLOCK,
         "Sources:\n[1] Health Dept, “Overdose first aid”",
         NOTICE,
     ]
@@ -173,9 +173,9 @@ def test_plain_text_lists_the_help_lines_after_the_quotes_and_the_notice_last() 
     assert "danger" not in plain.text and plain.resources == ()
 
 
-def test_a_no_answer_reply_lists_the_help_lines_before_the_notice() -> None:
+def test_a_no_answer_reply_lists_the_help_lines_first() -> None:
     reply = compose.no_answer(NOT_BREATHING, ["What is naloxone?"], NOTICE, resources=HELP)
-    assert reply.text.split("\n\n") == [compose.NO_ANSWER_MESSAGE + "\n- What is naloxone?", HELP_BLOCK, NOTICE]
+    assert reply.text.split("\n\n") == [HELP_BLOCK, compose.NO_ANSWER_MESSAGE + "\n- What is naloxone?", NOTICE]
     assert reply.resources == HELP and reply.status is Status.NO_ANSWER
 
 
@@ -192,7 +192,7 @@ def test_the_service_puts_the_help_lines_beside_answers_about_emergencies(fake_s
         assert answer.status in (Status.ANSWERED, Status.NO_ANSWER), question
         assert answer.resources == fake_service.resources, question
         assert answer.text.endswith("\n\n" + answer.notice)
-        assert answer.text.index("If someone is in danger now:") < answer.text.index(answer.notice)
+        assert answer.text.startswith("If someone is in danger now:")
     for question in ["is ketamine an opioid", "what are the side effects of ketamine"]:
         assert fake_service.ask(question).resources == (), question
 
@@ -203,7 +203,7 @@ def test_a_no_answer_reply_about_an_emergency_has_the_help_lines(fake_service: K
     assert flagged.status is plain.status is Status.NO_ANSWER
     assert flagged.resources == service.resources and plain.resources == ()
     assert flagged.suggestions  # kept beside the help lines
-    assert flagged.text.split("\n\n")[-2].startswith("If someone is in danger now:")
+    assert flagged.text.startswith("If someone is in danger now:")
 
 
 def test_declined_and_crisis_replies_are_unchanged(fake_service: KbotService) -> None:
@@ -219,9 +219,9 @@ def test_the_not_breathing_question_is_answered_with_the_help_lines(real_service
     assert answer.status is Status.ANSWERED and answer.quotes
     assert answer.resources == real_service.resources
     text = answer.text
-    help_at = text.index("If someone is in danger now:")
-    assert text.index(f"“{answer.quotes[-1].text}”") < help_at < text.index("Sources:\n")
-    assert all(f"- {r.action}" in text[help_at:] for r in real_service.resources)
+    assert text.startswith("If someone is in danger now:")
+    assert text.index(f"- {real_service.resources[-1].action}") < text.index(f"“{answer.quotes[0].text}”")
+    assert all(f"- {r.action}" in text for r in real_service.resources)
     assert text.endswith("\n\n" + answer.notice) and text.count(answer.notice) == 1
 
 

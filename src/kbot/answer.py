@@ -60,7 +60,8 @@ def _render(lines: Sequence[str], notice: str) -> str:
 
 
 def _help_block(resources: Sequence[Resource]) -> list[str]:
-    """The help lines beside an answer about an emergency (none otherwise): one paragraph, after the quotes."""
+    """The help lines of an answer about an emergency (none otherwise): one paragraph, first, as search engines
+    put a help line above results about suicide or overdose: the reader may be facing one now."""
     return [HELP_HEADING + "".join(f"\n- {r.action}" for r in resources)] if resources else []
 
 
@@ -82,7 +83,7 @@ def answered(
     signals: dict[str, float] | None = None,
     resources: Sequence[Resource] = (),
 ) -> Answer:
-    """Quotes with [n] markers; the help lines after them when ``resources`` are given; the sources; the notice."""
+    """The help lines when ``resources`` are given; quotes with [n] markers; the sources; the notice."""
     citations: dict[str, int] = {}
     quotes: list[Quote] = []
     for sel in selections:
@@ -105,7 +106,7 @@ def answered(
         for source_id in sel.also_in:
             citations.setdefault(source_id, len(citations) + 1)
     refs = tuple(SourceRef(n, documents[sid].meta) for sid, n in citations.items())
-    lines = [
+    lines = _help_block(resources) + [
         f"“{q.text}” [{q.citation}]"
         + (
             f" (also said by {', '.join(f'{documents[s].meta.publisher} [{citations[s]}]' for s in q.also_in)})"
@@ -114,7 +115,6 @@ def answered(
         )
         for q in quotes
     ]
-    lines += _help_block(resources)
     lines.append("Sources:\n" + "\n".join(_source_line(r) for r in refs))
     return Answer(
         Status.ANSWERED,
@@ -135,7 +135,7 @@ def no_answer(
     signals: dict[str, float] | None = None,
     resources: Sequence[Resource] = (),
 ) -> Answer:
-    lines = [NO_ANSWER_MESSAGE + "".join(f"\n- {s}" for s in suggestions), *_help_block(resources)]
+    lines = [*_help_block(resources), NO_ANSWER_MESSAGE + "".join(f"\n- {s}" for s in suggestions)]
     return Answer(
         Status.NO_ANSWER,
         question,

@@ -258,6 +258,7 @@
 
   function renderNoAnswer(article, answer, turnId) {
     const fallback = "I couldn't find that in the articles I quote from.";
+    if (answer.status === "no_answer") renderHelpBox(article, answer, turnId); // a declined reply stays as it is
     article.append(el("p", { className: "kbot-message" }, String(answer.message || fallback)));
     const suggestions = (answer.suggestions || []).map(String).filter(Boolean);
     if (suggestions.length) {
@@ -268,13 +269,13 @@
           return el("li", {}, el("button", { type: "button", className: "kbot-chip", "data-question": q }, q));
         })));
     }
-    if (answer.status === "no_answer") renderHelpBox(article, answer, turnId); // a declined reply stays as it is
   }
 
   function renderAnswered(article, answer, turnId) {
     const sources = answer.sources || [];
     const byId = new Map(sources.map(function (s) { return [s.id, s]; }));
     const sourceAnchor = function (n) { return "kbot-source-" + turnId + "-" + n; };
+    renderHelpBox(article, answer, turnId);
     (answer.quotes || []).forEach(function (quote, i) {
       const source = byId.get(quote.source_id) || {};
       const contextId = "kbot-context-" + turnId + "-" + i;
@@ -293,7 +294,6 @@
       });
       article.append(figure);
     });
-    renderHelpBox(article, answer, turnId);
     if (!sources.length) return;
     article.append(heading(2, "Sources", "kbot-sources-title"));
     article.append(el("ol", { className: "kbot-sources" }, ...sources.map(function (s) {
