@@ -23,7 +23,7 @@ from kbot.catalog import load_catalog
 from kbot.config import Settings
 from kbot.evaluation.baseline import ChunkBaseline
 from kbot.evaluation.gold import load_gold
-from kbot.evaluation.metrics import first_support_rank
+from kbot.evaluation.metrics import first_support_rank, supports
 from kbot.service import KbotService
 
 GOLD = Path("eval/gold.jsonl")
@@ -50,8 +50,7 @@ def build(out: Path) -> None:
             for r in rows:
                 if r.source_id == source_id and start <= r.start and r.end <= end:
                     found.setdefault(r.id, set()).add(system)
-        text = {i: service.index.sentences[i].text for i in found}
-        new = [i for i in found if not any(s in text[i] or text[i] in s for s in item.evidence)]
+        new = [i for i in found if not supports(service.index.sentences[i].text, item.evidence)]
         if not new:
             continue
         rng.shuffle(new)
