@@ -53,15 +53,20 @@ BAD = [
 ]
 
 
+def refusal(seeds: Path) -> CatalogError:
+    """The error that loading ``seeds`` raises."""
+    with pytest.raises(CatalogError) as caught:
+        load_catalog(seeds)
+    return caught.value
+
+
 @pytest.mark.parametrize(("toml", "files", "says"), BAD)
 def test_each_catalog_problem_is_named_with_a_fix(
     tmp_path: Path, toml: str | None, files: tuple[str, ...], says: str
 ) -> None:
-    seeds = make_seeds(tmp_path / "seeds", toml, files)
-    with pytest.raises(CatalogError) as caught:
-        load_catalog(seeds)
-    assert says in caught.value.message
-    assert caught.value.fix  # every error says what to do
+    error = refusal(make_seeds(tmp_path / "seeds", toml, files))
+    assert says in error.message
+    assert error.fix  # every error says what to do
 
 
 def test_missing_seeds_folder(tmp_path: Path) -> None:
@@ -71,10 +76,7 @@ def test_missing_seeds_folder(tmp_path: Path) -> None:
 
 def test_all_problems_are_reported_at_once(tmp_path: Path) -> None:
     toml = '["a.txt"]\ntitle = ""\npublisher = "P"\nkind = "ad"\n'
-    seeds = make_seeds(tmp_path / "seeds", toml, ("a.txt", "b.txt"))
-    with pytest.raises(CatalogError) as caught:
-        load_catalog(seeds)
-    message = caught.value.message
+    message = refusal(make_seeds(tmp_path / "seeds", toml, ("a.txt", "b.txt"))).message
     assert "3 problems" in message
     assert "empty title" in message and "unknown kind 'ad'" in message and "b.txt is in" in message
 
@@ -121,10 +123,7 @@ def test_do_not_quote_fragments_are_kept_exactly(tmp_path: Path) -> None:
 
 def test_a_missing_fragment_is_reported_with_the_other_problems(tmp_path: Path) -> None:
     toml = '["a.txt"]\ntitle = "T"\npublisher = "P"\nkind = "ad"\ndo_not_quote = ["Some  prose"]\n'
-    seeds = make_seeds(tmp_path / "seeds", toml, ("a.txt", "b.txt"))
-    with pytest.raises(CatalogError) as caught:
-        load_catalog(seeds)
-    message = caught.value.message
+    message = refusal(make_seeds(tmp_path / "seeds", toml, ("a.txt", "b.txt"))).message
     assert "3 problems" in message
     assert "unknown kind 'ad'" in message and "b.txt is in" in message
     assert "entry [\"a.txt\"] has do_not_quote fragment 'Some  prose'" in message  # the entry and the fragment
