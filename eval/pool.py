@@ -1,15 +1,16 @@
 """Complete the gold set's evidence lists by pooled, blind judging (as TREC does), instead of by reading kbot's output.
 
-    .venv/bin/python eval/pool.py build OUT_DIR      # the pool to judge, in two halves, and the key (who found what)
-    .venv/bin/python eval/pool.py apply OUT_DIR      # judged true -> added to eval/gold.jsonl; writes the record
+    .venv/bin/python eval/pool.py build OUT_DIR [--depth K]   # the pool to judge, in two halves, and the key
+    .venv/bin/python eval/pool.py apply OUT_DIR               # judged true -> added to eval/gold.jsonl, on record
 
 An answerable question's evidence should list every snippet that answers it, but its authors may miss some. For each
-answerable question where kbot or the baseline misses at rank 1, the pool holds the quotable sentences of what each
-system put first (kbot's first quote, the baseline's first chunk) that the evidence does not already cover, shuffled
-and without saying which system found them. A judge (who must not run either system) writes OUT_DIR/judgments_N.jsonl,
-one {"cid", "answers": true|false, "why"} per candidate; `apply` adds the true ones and writes the judgments with
-the systems that retrieved each to eval/judgments.jsonl, so every added snippet has its reason on record. Both
-systems are pooled at the same depth, so the audit favours neither; report the figures before and after it.
+answerable question and each system, the pool holds the quotable sentences of what the system put before its first
+supported answer, down to rank K (kbot's quotes, the baseline's chunks), that the evidence does not already cover and no
+judge has judged for that question before, shuffled and without saying which system found them. A judge (who must not
+run either system) writes OUT_DIR/judgments_N.jsonl, one {"cid", "answers": true|false, "why"} per candidate; `apply`
+adds the true ones and writes the judgments with the systems that retrieved each to eval/judgments.jsonl, so every added
+snippet has its reason on record. Both systems are pooled at the same depth, so the audit favours neither; report the
+figures before and after it.
 """
 
 from __future__ import annotations
@@ -30,27 +31,37 @@ GOLD = Path("eval/gold.jsonl")
 RECORD = Path("eval/judgments.jsonl")
 
 
-def build(out: Path) -> None:
+def build(out: Path, depth: int = 1) -> None:
     settings = Settings()
     service = KbotService.load(settings)
     baseline = ChunkBaseline(settings.seeds_dir, service.embedder)
     source_of = {m.file: m.id for m in load_catalog(settings.seeds_dir)}
     rows = [r for r in service.index.sentences if r.quotable]
     rng = random.Random(7)
+    judged: dict[str, set[str]] = {}  # question id -> sentences judged before, in any earlier round
+    for line in RECORD.open(encoding="utf-8") if RECORD.exists() else ():
+        record = json.loads(line)
+        judged.setdefault(record["id"], set()).add(record["sentence"])
     pool, key = [], {}
     for item in (i for i in load_gold(GOLD) if i.kind == "answerable"):
         answer, chunks = service.ask(item.question), baseline.ask(item.question)
+        outputs = {
+            "kbot": [(q.source_id, q.start, q.end, q.text) for q in answer.quotes],
+            "baseline": [(source_of[c.file], c.start, c.end, c.text) for c in chunks],
+        }
         found: dict[int, set[str]] = {}
-        spans = []
-        if answer.quotes and first_support_rank([q.text for q in answer.quotes], item.evidence) != 1:
-            spans.append(("kbot", answer.quotes[0].source_id, answer.quotes[0].start, answer.quotes[0].end))
-        if chunks and first_support_rank([c.text for c in chunks], item.evidence) != 1:
-            spans.append(("baseline", source_of[chunks[0].file], chunks[0].start, chunks[0].end))
-        for system, source_id, start, end in spans:
-            for r in rows:
-                if r.source_id == source_id and start <= r.start and r.end <= end:
-                    found.setdefault(r.id, set()).add(system)
-        new = [i for i in found if not supports(service.index.sentences[i].text, item.evidence)]
+        for system, ranked in outputs.items():
+            hit = first_support_rank([text for *_, text in ranked], item.evidence)
+            for source_id, start, end, _ in ranked[: min(depth, hit - 1 if hit else depth)]:
+                for r in rows:
+                    if r.source_id == source_id and start <= r.start and r.end <= end:
+                        found.setdefault(r.id, set()).add(system)
+        new = [
+            i
+            for i in found
+            if not supports(service.index.sentences[i].text, item.evidence)
+            and service.index.sentences[i].text not in judged.get(item.id, set())
+        ]
         if not new:
             continue
         rng.shuffle(new)
@@ -104,9 +115,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("step", choices=("build", "apply"))
     parser.add_argument("out", type=Path)
+    parser.add_argument("--depth", type=int, default=1, help="pool each system's outputs down to this rank")
     args = parser.parse_args()
     if args.step == "build":
-        build(args.out)
+        build(args.out, args.depth)
     else:
         apply(args.out)
 
