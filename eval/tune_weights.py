@@ -18,8 +18,6 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from kbot.config import Settings
 from kbot.evaluation.gold import GoldItem, load_gold
 from kbot.evaluation.metrics import by_kind
@@ -27,23 +25,23 @@ from kbot.evaluation.run import evaluate_kbot
 from kbot.retrieval import FEATURES, Retriever, Weights
 from kbot.service import KbotService
 
-GRID = (0.0, 0.1, 0.2, 0.3, 0.4, 0.6, 0.8, 1.0)
+GRID = (0.0, 0.1, 0.2, 0.3, 0.4, 0.6, 0.8, 1.0, 1.5, 2.0, 3.0)
 
 
 def memoised(service: KbotService) -> KbotService:
     """The service with its model calls and per-question features cached: only the mixing changes between trials."""
-    embed, features = service.embedder.embed, service.retriever.features
+    encode, features = service.embedder.encode, service.retriever.features
 
     @cache
-    def embed_one(text: str) -> Any:
-        return embed([text])[0]
+    def encode_one(text: str) -> Any:
+        return encode([text])[0]
 
     @cache
     def features_of(query: str) -> Any:
-        return features(query, embed_one(query))
+        return features(query, encode_one(query))
 
-    service.embedder.embed = lambda texts: np.stack([embed_one(t) for t in texts])  # type: ignore[method-assign]
-    service.retriever.features = lambda query, vector: features_of(query)  # type: ignore[method-assign]
+    service.embedder.encode = lambda texts: [encode_one(t) for t in texts]  # type: ignore[method-assign]
+    service.retriever.features = lambda query, encoded: features_of(query)  # type: ignore[method-assign]
     return service
 
 

@@ -43,6 +43,10 @@ def test_loaded_index_fits_together(built: Path, seeds_copy: Path) -> None:
     index = load_index(built, seeds_copy, FakeEmbedder.name)
     assert index.passage_index.ntotal == len(index.passages)
     assert index.sentence_vectors.shape == (len(index.sentences), 384)
+    assert len(index.pieces) == len(index.sentences)  # every sentence's word pieces, and their vectors in one table
+    assert index.piece_vectors.shape == (sum(map(len, index.pieces)), 384)
+    manifest = json.loads((built / "current" / "manifest.json").read_text())
+    assert manifest["counts"]["pieces"] == len(index.piece_vectors) > len(index.sentences)
     for row in index.sentences:
         assert index.documents[row.source_id].text[row.start : row.end] == row.text
 
@@ -79,6 +83,8 @@ def test_other_model_makes_index_stale(built: Path, seeds_copy: Path) -> None:
         ("garbage", "corpus.json"),
         ("delete", "sentences.npy"),
         ("garbage", "manifest.json"),
+        ("garbage", "tokens.json"),
+        ("truncate", "tokens.npy"),
     ],
 )
 def test_damaged_index_is_reported_as_corrupt(built: Path, seeds_copy: Path, damage: str, file: str) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from threadpoolctl import threadpool_info
 
 from kbot.catalog import load_catalog
 from kbot.corpus import read_source_text
@@ -223,3 +224,9 @@ def test_the_service_rejects_an_invalid_question_in_a_batch(real_service: KbotSe
     assert real_service.settings.max_question_chars == 1000
     with pytest.raises(InvalidQuestion):
         real_service.ask_batch(["Is ketamine an opioid?", bad])
+
+
+def test_loading_the_service_runs_numpys_blas_on_one_thread(fake_service: KbotService) -> None:
+    """BLAS threads spinning beside torch's slowed every model call several times over (bench/: p95 100 ms vs 12)."""
+    blas = [pool for pool in threadpool_info() if pool["user_api"] == "blas"]
+    assert blas and all(pool["num_threads"] == 1 for pool in blas)

@@ -1,4 +1,8 @@
-"""Turning text into unit vectors: the Embedder protocol, the real sentence-transformers model, and a fake for tests."""
+"""Turning text into unit vectors: the Embedder protocol, the real sentence-transformers model, and a fake for tests.
+
+Besides one vector per text, ``encode`` gives the contextual vector of each word piece, from the same model call:
+the retriever matches a question's pieces to a sentence's (``retrieval.py``, the "tokens" signal).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,8 @@ import hashlib
 import os
 import re
 from collections.abc import Sequence
-from typing import Protocol
+from dataclasses import dataclass
+from typing import Any, Protocol, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -16,6 +21,15 @@ Vectors = npt.NDArray[np.float32]
 MODEL_NAME = "all-MiniLM-L6-v2"
 
 
+@dataclass(frozen=True)
+class Encoded:
+    """One text as the model sees it: its vector, and its word pieces that hold a letter or digit with theirs."""
+
+    vector: Vectors  # (dim,), L2-normalised
+    pieces: tuple[str, ...]
+    piece_vectors: Vectors  # (len(pieces), dim), each row L2-normalised
+
+
 class Embedder(Protocol):
     """Maps texts to L2-normalised float32 vectors of shape (len(texts), dim)."""
 
@@ -23,6 +37,13 @@ class Embedder(Protocol):
     dim: int
 
     def embed(self, texts: Sequence[str]) -> Vectors: ...
+
+    def encode(self, texts: Sequence[str]) -> list[Encoded]: ...
+
+
+def _unit_rows(vectors: npt.NDArray[np.floating]) -> Vectors:
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return np.ascontiguousarray(vectors / np.maximum(norms, 1e-12), dtype=np.float32)
 
 
 class SentenceTransformerEmbedder:
@@ -45,6 +66,23 @@ class SentenceTransformerEmbedder:
             list(texts), batch_size=self._batch_size, normalize_embeddings=True, convert_to_numpy=True
         )
         return np.ascontiguousarray(vectors, dtype=np.float32).reshape(len(texts), self.dim)
+
+    def encode(self, texts: Sequence[str]) -> list[Encoded]:
+        outputs = cast(  # output_value=None: every output of the model, per text, as tensors
+            "list[dict[str, Any]]",
+            self._model.encode(list(texts), batch_size=self._batch_size, output_value=None, normalize_embeddings=True),
+        )
+        tokenizer = self._model.tokenizer
+        special = set(tokenizer.all_special_tokens)
+        encoded = []
+        for out in outputs:
+            length = int(out["attention_mask"].sum())
+            pieces = tokenizer.convert_ids_to_tokens(out["input_ids"][:length].tolist())
+            keep = [i for i, p in enumerate(pieces) if any(c.isalnum() for c in p) and p not in special]
+            tokens = out["token_embeddings"][:length][keep].float().numpy()
+            vector = np.asarray(out["sentence_embedding"].float().numpy(), dtype=np.float32)
+            encoded.append(Encoded(vector, tuple(pieces[i] for i in keep), _unit_rows(tokens.reshape(-1, self.dim))))
+        return encoded
 
 
 _WORD = re.compile(r"[a-z0-9]+")
@@ -77,6 +115,19 @@ class FakeEmbedder:
             else:
                 out[row, 0] = 1.0
         return out
+
+    def encode(self, texts: Sequence[str]) -> list[Encoded]:
+        """Each word is a piece, its vector the word's own hashed direction (no context: the fake knows none)."""
+        vectors = self.embed(texts)
+        encoded = []
+        for text, vector in zip(texts, vectors, strict=True):
+            words = tuple(_WORD.findall(text.lower()))
+            pieces = np.zeros((len(words), self.dim), dtype=np.float32)
+            for row, word in enumerate(words):
+                col, sign = self._bucket(word)
+                pieces[row, col] = sign
+            encoded.append(Encoded(vector, words, pieces))
+        return encoded
 
 
 def load_embedder(model_name: str) -> Embedder:

@@ -9,6 +9,8 @@ Layout of ``index_dir``::
     builds/<stamp>/sentences.npy    sentence vectors, three views (memory-mapped when loaded): the sentence alone,
     builds/<stamp>/context.npy        "heading. sentence", and the sentence with its neighbours in its block
     builds/<stamp>/window.npy
+    builds/<stamp>/tokens.npy       the word-piece vectors of every sentence's "heading. sentence" (float16, one after
+    builds/<stamp>/tokens.json        another), and the pieces themselves, one list per sentence
 
 A crash mid-build leaves ``current`` pointing at the old build. Loading checks the manifest against the sources and
 the model, and says what to run when the index is missing, corrupt or stale.
@@ -29,6 +31,7 @@ from typing import Any
 
 import faiss
 import numpy as np
+import numpy.typing as npt
 
 from kbot.catalog import load_catalog
 from kbot.chunking import SentenceRow, make_passages, passage_context, sentence_rows
@@ -37,10 +40,11 @@ from kbot.domain import Block, BlockKind, Document, Passage, Sentence, SourceMet
 from kbot.embedding import Embedder, Vectors
 from kbot.errors import IndexCorrupt, IndexMissing, IndexStale
 
-FORMAT = 2
+FORMAT = 3
 FIX = "kbot ingest"
 VIEWS = ("sentences", "context", "window")
-_DATA_FILES = ("corpus.json", "passages.faiss", *(f"{v}.npy" for v in VIEWS))
+PIECES_VIEW = "context"  # the view whose word pieces are kept for matching a question's pieces
+_DATA_FILES = ("corpus.json", "passages.faiss", *(f"{v}.npy" for v in VIEWS), "tokens.npy", "tokens.json")
 
 
 @dataclass(frozen=True)
@@ -51,6 +55,8 @@ class Index:
     passages: list[Passage]
     passage_index: Any  # faiss.Index
     views: dict[str, Vectors]  # one row per sentence, for each of VIEWS
+    pieces: list[tuple[str, ...]]  # each sentence's word pieces in its PIECES_VIEW text
+    piece_vectors: npt.NDArray[np.float16]  # their contextual vectors, sentence after sentence
     path: Path
 
     @property
@@ -96,8 +102,14 @@ def _write_build(folder: Path, seeds_dir: Path, documents: list[Document], embed
     rows = sentence_rows(documents)
     passages = make_passages(rows, size)
     titles = {d.meta.id: d.meta.title for d in documents}
-    for view, texts in view_texts(rows).items():
-        np.save(folder / f"{view}.npy", embedder.embed(texts))
+    texts = view_texts(rows)
+    encoded = embedder.encode(texts[PIECES_VIEW])  # its vectors and its pieces', from one model call
+    for view in VIEWS:
+        vectors = np.stack([e.vector for e in encoded]) if view == PIECES_VIEW else embedder.embed(texts[view])
+        np.save(folder / f"{view}.npy", vectors.reshape(len(rows), embedder.dim))
+    pieces = [e.piece_vectors for e in encoded]
+    np.save(folder / "tokens.npy", np.concatenate(pieces).astype(np.float16).reshape(-1, embedder.dim))
+    (folder / "tokens.json").write_text(json.dumps([list(e.pieces) for e in encoded], ensure_ascii=False))
     passage_vectors = embedder.embed([passage_context(p, titles[p.source_id]) for p in passages])
     index = faiss.IndexFlatIP(embedder.dim)
     index.add(passage_vectors)
@@ -123,6 +135,7 @@ def _write_build(folder: Path, seeds_dir: Path, documents: list[Document], embed
             "sentences": len(rows),
             "quotable_sentences": sum(r.quotable for r in rows),
             "passages": len(passages),
+            "pieces": sum(len(e.pieces) for e in encoded),
         },
     }
     (folder / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
@@ -219,9 +232,12 @@ def load_index(index_dir: Path, seeds_dir: Path, model: str) -> Index:
         documents = _attach_sentences(_documents(corpus, seeds_dir), rows)
         passage_index = faiss.read_index(str(folder / "passages.faiss"), faiss.IO_FLAG_MMAP_IFC)
         views = {v: np.load(folder / f"{v}.npy", mmap_mode="r") for v in VIEWS}
+        pieces = [tuple(p) for p in json.loads((folder / "tokens.json").read_text(encoding="utf-8"))]
+        piece_vectors = np.load(folder / "tokens.npy", mmap_mode="r")
     except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
         raise IndexCorrupt(f"The index in {folder} cannot be read ({exc}).", FIX) from exc
-    shapes_ok = all(v.shape == (len(rows), manifest["dim"]) for v in views.values())
+    shapes_ok = all(v.shape == (len(rows), manifest["dim"]) for v in views.values()) and len(pieces) == len(rows)
+    shapes_ok = shapes_ok and piece_vectors.shape == (sum(map(len, pieces)), manifest["dim"])
     if passage_index.ntotal != len(passages) or not shapes_ok:
         raise IndexCorrupt(f"The index in {folder} does not fit together (vector and table sizes differ).", FIX)
-    return Index(manifest, documents, rows, passages, passage_index, views, folder)
+    return Index(manifest, documents, rows, passages, passage_index, views, pieces, piece_vectors, folder)

@@ -1,5 +1,6 @@
-"""Finding the sentences that may answer a question: query normalisation, then dense (three sentence views and FAISS
-passages) and lexical (BM25, IDF coverage) signals, mixed with weights chosen on the calibration set.
+"""Finding the sentences that may answer a question: query normalisation, then dense (three sentence views, FAISS
+passages, and the question's word pieces matched to the sentence's) and lexical (BM25, IDF coverage) signals, mixed
+with weights chosen on the calibration set.
 
 The retriever returns scored candidate sentences with the signals behind each score; choosing which to quote is
 ``quotes.py``'s job, and deciding whether to answer at all is ``answer.py``'s.
@@ -11,6 +12,7 @@ import difflib
 import math
 import re
 import tomllib
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -23,7 +25,7 @@ import Stemmer
 from bm25s.stopwords import STOPWORDS_EN_PLUS
 
 from kbot.chunking import QUESTION_KINDS, SentenceRow
-from kbot.embedding import Vectors
+from kbot.embedding import Encoded
 from kbot.index import Index
 
 _WORD = re.compile(r"[a-z0-9]+(?:['’][a-z]+)?")
@@ -41,11 +43,13 @@ class Weights:
     passage: float = 0.0  # cosine of the question and the best FAISS passage (title + heading + sentences) holding it
     coverage: float = 0.4  # share of the question's IDF weight that the sentence (and its heading) contains
     bm25: float = 0.2  # BM25 of the sentence and its heading, divided by the question's best BM25
+    tokens: float = 2.0  # how closely the question's word pieces are matched in "heading. sentence" (IDF-weighted)
     heading: float = 0.0  # cosine of the question and the heading or FAQ question the sentence sits under
     lead: float = 0.0  # bonus for the first sentence under a heading or FAQ question
 
 
 FEATURES = tuple(Weights.__dataclass_fields__)
+PIECE_POOL = 50  # per signal: the sentences whose word pieces are matched to the question's
 
 
 @dataclass(frozen=True)
@@ -142,6 +146,12 @@ class Retriever:
         self.normalizer = QueryNormalizer(vocabulary)
         self._heading_of, self._lead = self._structure(rows)
         self._passage_rows = [np.array(p.sentence_ids, dtype=np.int64) for p in index.passages]
+        self._piece_counts = np.array([len(p) for p in index.pieces], dtype=np.int64)
+        self._piece_starts = np.cumsum(self._piece_counts) - self._piece_counts
+        self._pieces = np.asarray(index.piece_vectors, dtype=np.float32)  # float16 on disk; float32 to multiply fast
+        piece_df = Counter(p for pieces in index.pieces for p in set(pieces))
+        self._piece_idf = {p: math.log((n + 1) / (c + 1)) + 1 for p, c in piece_df.items()}
+        self._unseen_piece_idf = math.log(n + 1) + 1
 
     @staticmethod
     def _structure(rows: Sequence[SentenceRow]) -> tuple[np.ndarray, np.ndarray]:
@@ -187,9 +197,28 @@ class Retriever:
                 coverage[self._postings[t]] += w / total
         return coverage
 
-    def features(self, query: str, query_vector: Vectors) -> tuple[dict[str, np.ndarray], float]:
+    def _piece_match(self, encoded: Encoded, among: np.ndarray) -> np.ndarray:
+        """For the sentences ``among``: each word piece of the question that is not a stopword finds its closest piece
+        in the sentence (cosine of contextual vectors, as BERTScore's recall does); the mean of those closest cosines,
+        weighted by each piece's IDF among the sentences. It credits "anesthetic" for "anesthesia", other stems that
+        coverage does not match. Other sentences get 0.
+        """
+        match = np.zeros(len(self.index.sentences), dtype=np.float32)
+        keep = [i for i, piece in enumerate(encoded.pieces) if piece not in STOPWORDS]
+        ids = among[self._piece_counts[among] > 0]
+        if not keep or not len(ids):
+            return match
+        counts = self._piece_counts[ids]
+        offsets = np.cumsum(counts) - counts  # where each sentence's pieces begin in the gathered block
+        pieces = self._pieces[np.repeat(self._piece_starts[ids] - offsets, counts) + np.arange(counts.sum())]
+        weights = np.array([self._piece_idf.get(encoded.pieces[i], self._unseen_piece_idf) for i in keep])
+        closest = np.maximum.reduceat(encoded.piece_vectors[keep] @ pieces.T, offsets, axis=1)
+        match[ids] = np.clip(weights @ closest / weights.sum(), 0.0, None)
+        return match
+
+    def features(self, query: str, encoded: Encoded) -> tuple[dict[str, np.ndarray], float]:
         """Every signal for every sentence, and the best passage score."""
-        qv = np.asarray(query_vector, dtype=np.float32).reshape(-1)
+        qv = np.asarray(encoded.vector, dtype=np.float32).reshape(-1)
         views = {name: np.asarray(vectors @ qv, dtype=np.float32) for name, vectors in self.index.views.items()}
         k = min(self.top_passages, self.index.passage_index.ntotal)
         p_scores, p_ids = self.index.passage_index.search(qv.reshape(1, -1), k)
@@ -200,25 +229,39 @@ class Retriever:
                 passage[members] = np.maximum(passage[members], score)
         tokens = self._words([query])[0]
         sentence = views["sentences"]
+        coverage, bm25 = self._coverage(tokens), self._bm25_scores(tokens)
+        # Pieces are matched only for the sentences some signal ranks high (a bounded cost whatever the corpus size),
+        # chosen without the weights so that features stay the same while eval/tune_weights.py tries weights.
+        dense = np.maximum.reduce([sentence, views["context"], views["window"]])
+        among = np.unique(np.concatenate([self._best(signal) for signal in (dense, coverage, bm25)]))
         return {
             "sentence": sentence,
             "context": views["context"],
             "window": views["window"],
             "passage": passage,
-            "coverage": self._coverage(tokens),
-            "bm25": self._bm25_scores(tokens),
+            "coverage": coverage,
+            "bm25": bm25,
+            "tokens": self._piece_match(encoded, among),
             "heading": np.where(self._heading_of >= 0, sentence[np.maximum(self._heading_of, 0)], 0.0),
             "lead": self._lead,
         }, float(p_scores[0][0]) if k else 0.0
+
+    def _best(self, signal: np.ndarray) -> np.ndarray:
+        """The ``PIECE_POOL`` quotable sentences that score highest on one signal."""
+        scores = np.where(self._quotable, signal, -np.inf)
+        if len(scores) <= PIECE_POOL:
+            return np.flatnonzero(np.isfinite(scores))
+        top = np.argpartition(-scores, PIECE_POOL)[:PIECE_POOL]
+        return top[np.isfinite(scores[top])]
 
     def combine(self, features: dict[str, np.ndarray]) -> np.ndarray:
         w = self.weights
         total = sum(getattr(w, name) * features[name] for name in FEATURES)
         return np.where(self._quotable, total, -np.inf)
 
-    def retrieve(self, query: str, query_vector: Vectors, limit: int = 30) -> Retrieval:
-        """Score the quotable sentences for one normalised question and its vector; the best ``limit`` first."""
-        features, top_passage = self.features(query, query_vector)
+    def retrieve(self, query: str, encoded: Encoded, limit: int = 30) -> Retrieval:
+        """Score the quotable sentences for one normalised question, as the model encoded it; best ``limit`` first."""
+        features, top_passage = self.features(query, encoded)
         combined = self.combine(features)
         order = np.argsort(-combined)[:limit]
         rows = self.index.sentences

@@ -11,12 +11,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from kbot import answer as compose
 from kbot.answer import Abstention, evidence
 from kbot.config import Settings
 from kbot.domain import Answer, Document, Resource, SourceMeta
-from kbot.embedding import Embedder, load_embedder
+from kbot.embedding import Embedder, Encoded, load_embedder
 from kbot.errors import IndexMissing, InvalidQuestion
 from kbot.index import Index, build_index, load_index
 from kbot.quotes import QuoteSelector
@@ -64,6 +65,9 @@ class KbotService:
 
     @classmethod
     def load(cls, settings: Settings, embedder: Embedder | None = None) -> KbotService:
+        # numpy's BLAS on one thread, for the whole process: a question's matrix products are small, and BLAS threads
+        # left spinning beside torch's made each model call slower (bench: p95 of ask() 12 ms with this, 100 without).
+        threadpool_limits(1, user_api="blas")
         # The index first: a missing or stale one is reported at once, not after the model's seconds of loading.
         index = load_index(settings.index_dir, settings.seeds_dir, embedder.name if embedder else settings.model_name)
         embedder = embedder or load_embedder(settings.model_name)
@@ -95,26 +99,26 @@ class KbotService:
         texts = [validate_question(q, self.settings.max_question_chars) for q in questions]
         verdicts = [self.safety.classify(t) for t in texts]
         queries = [self.retriever.normalizer.normalize(t) for t in texts]
-        vectors = self.embedder.embed([q or t for q, t in zip(queries, texts, strict=True)])
+        encoded = self.embedder.encode([q or t for q, t in zip(queries, texts, strict=True)])
         answers: list[Answer] = []
-        for text, verdict, query, vector in zip(texts, verdicts, queries, vectors, strict=True):
+        for text, verdict, query, enc in zip(texts, verdicts, queries, encoded, strict=True):
             notice = self.settings.notice
             if verdict.kind == "crisis":
                 answers.append(compose.crisis(text, self.resources, notice))
             elif verdict.kind == "advice":
-                answers.append(compose.declined(text, self.suggestions(vector), notice, verdict.rule))
+                answers.append(compose.declined(text, self.suggestions(enc.vector), notice, verdict.rule))
             else:  # an answer about an emergency carries the help lines too: its reader may be facing one
                 help_lines = self.resources if verdict.emergency_topic else ()
-                answers.append(self._retrieve_and_quote(text, query, vector, help_lines))
+                answers.append(self._retrieve_and_quote(text, query, enc, help_lines))
         return answers
 
     def _retrieve_and_quote(
-        self, text: str, query: str, vector: np.ndarray, help_lines: tuple[Resource, ...] = ()
+        self, text: str, query: str, encoded: Encoded, help_lines: tuple[Resource, ...] = ()
     ) -> Answer:
-        found = self.retriever.retrieve(query, vector)
+        found = self.retriever.retrieve(query, encoded)
         signals = evidence(found)
         if not self.abstention.should_answer(found):
-            return compose.no_answer(text, self.suggestions(vector), self.settings.notice, signals, help_lines)
+            return compose.no_answer(text, self.suggestions(encoded.vector), self.settings.notice, signals, help_lines)
         selections = self.selector.select(found.candidates, self.index.sentences, self.index.sentence_vectors)
         return compose.answered(text, selections, self.index.documents, self.settings.notice, signals, help_lines)
 

@@ -1,0 +1,46 @@
+"""The embedders' two verbs: ``embed`` (a vector per text) and ``encode`` (that vector and the word pieces' vectors)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from kbot.embedding import Embedder, FakeEmbedder
+
+TEXTS = ["Is ketamine an opioid?", "Ketamine is a dissociative anesthetic, not an opioid.", "?!"]
+
+
+def _check_contract(embedder: Embedder) -> None:
+    encoded = embedder.encode(TEXTS)
+    vectors = embedder.embed(TEXTS)
+    assert len(encoded) == len(TEXTS)
+    for enc, vector in zip(encoded, vectors, strict=True):
+        np.testing.assert_allclose(enc.vector, vector, atol=1e-5)  # one model call gives the same text vector
+        assert enc.piece_vectors.shape == (len(enc.pieces), embedder.dim)
+        np.testing.assert_allclose(np.linalg.norm(enc.piece_vectors, axis=1), 1.0, atol=1e-5)
+        assert all(any(c.isalnum() for c in piece) for piece in enc.pieces)
+    assert encoded[2].pieces == ()  # punctuation alone has no pieces
+
+
+def test_the_fake_encodes_each_word_as_a_piece() -> None:
+    embedder = FakeEmbedder()
+    _check_contract(embedder)
+    assert embedder.encode(["Is ketamine an opioid?"])[0].pieces == ("is", "ketamine", "an", "opioid")
+
+
+def test_the_real_model_encodes_word_pieces_in_context(real_embedder: Embedder) -> None:
+    _check_contract(real_embedder)
+    first, second = real_embedder.encode(TEXTS[:2])
+    assert not {"[CLS]", "[SEP]", "[PAD]"} & set(first.pieces + second.pieces)
+    assert "".join(first.pieces).replace("##", "") == "isketamineanopioid"  # every word, in order
+    # The same piece in two sentences gets two vectors: they depend on the words around it.
+    same = first.piece_vectors[first.pieces.index("op")] @ second.piece_vectors[second.pieces.index("op")]
+    assert 0.3 < float(same) < 0.999
+
+
+@pytest.mark.parametrize("count", [1, 70])  # one text, and more than one batch of 64
+def test_encode_keeps_the_order_of_its_texts(real_embedder: Embedder, count: int) -> None:
+    texts = [f"Question number {i} about ketamine" for i in range(count)]
+    encoded = real_embedder.encode(texts)
+    assert [e.pieces[:2] for e in encoded] == [("question", "number")] * count
+    np.testing.assert_allclose(np.stack([e.vector for e in encoded]), real_embedder.embed(texts), atol=1e-5)
