@@ -6,11 +6,12 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from kbot.embedding import FakeEmbedder
+from kbot.embedding import Embedder, FakeEmbedder
 from kbot.errors import IndexCorrupt, IndexMissing, IndexStale
-from kbot.index import build_index, load_index
+from kbot.index import PIECE_DIMS, PIECES_VIEW, build_index, load_index, piece_basis, view_texts
 
 SEEDS = Path(__file__).resolve().parents[1] / "seeds"
 
@@ -44,11 +45,36 @@ def test_loaded_index_fits_together(built: Path, seeds_copy: Path) -> None:
     assert index.passage_index.ntotal == len(index.passages)
     assert index.sentence_vectors.shape == (len(index.sentences), 384)
     assert len(index.pieces) == len(index.sentences)  # every sentence's word pieces, and their vectors in one table
-    assert index.piece_vectors.shape == (sum(map(len, index.pieces)), 384)
+    assert index.piece_basis.shape == (384, PIECE_DIMS)  # the fake's pieces span more than PIECE_DIMS directions
+    assert index.piece_vectors.shape == (sum(map(len, index.pieces)), PIECE_DIMS)
+    # Unit length, or nothing left: the fake's pieces are one-hot, so those outside the kept directions vanish.
+    norms = np.linalg.norm(index.piece_vectors, axis=1)
+    assert (np.isclose(norms, 1.0, atol=1e-5) | (norms == 0)).all() and (norms > 0).mean() > 0.7
     manifest = json.loads((built / "current" / "manifest.json").read_text())
     assert manifest["counts"]["pieces"] == len(index.piece_vectors) > len(index.sentences)
     for row in index.sentences:
         assert index.documents[row.source_id].text[row.start : row.end] == row.text
+
+
+def test_the_real_models_pieces_keep_most_of_their_length_in_the_kept_directions(
+    real_index_dir: Path, real_embedder: Embedder
+) -> None:
+    index = load_index(real_index_dir, SEEDS, real_embedder.name)
+    texts = view_texts(index.sentences)[PIECES_VIEW][::10]
+    pieces = np.concatenate([e.piece_vectors for e in real_embedder.encode(texts)])
+    kept = np.linalg.norm(pieces @ index.piece_basis, axis=1)  # 1.0 would be all of it
+    assert kept.min() > 0.5 and np.median(kept) > 0.9
+
+
+def test_piece_basis_keeps_the_directions_the_vectors_span() -> None:
+    rng = np.random.default_rng(0)
+    vectors = (rng.normal(size=(50, 2)) @ rng.normal(size=(2, 6))).astype(np.float32)  # rank 2 in 6 dimensions
+    basis = piece_basis(vectors, 4)
+    assert basis.shape == (6, 4)
+    np.testing.assert_allclose(basis.T @ basis, np.eye(4), atol=1e-5)  # orthonormal directions
+    kept = np.linalg.norm(vectors @ basis[:, :2], axis=1)
+    np.testing.assert_allclose(kept, np.linalg.norm(vectors, axis=1), rtol=1e-4)  # the first two hold everything
+    assert piece_basis(np.zeros((0, 6), dtype=np.float32), 4).shape == (6, 0)  # no pieces at all
 
 
 def test_missing_index_says_to_ingest(tmp_path: Path, seeds_copy: Path) -> None:
@@ -85,6 +111,7 @@ def test_other_model_makes_index_stale(built: Path, seeds_copy: Path) -> None:
         ("garbage", "manifest.json"),
         ("garbage", "tokens.json"),
         ("truncate", "tokens.npy"),
+        ("delete", "token_basis.npy"),
     ],
 )
 def test_damaged_index_is_reported_as_corrupt(built: Path, seeds_copy: Path, damage: str, file: str) -> None:

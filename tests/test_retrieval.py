@@ -199,7 +199,7 @@ def test_tokens_signal_matches_words_the_sentence_does_not_use(real_service: Kbo
     variant = [r.id for r in rows if "anesthetic" in r.text and "anesthesia" not in r.section + r.text]
     assert len(variant) > 10 and not features["coverage"][variant].any()
     variant = [i for i in variant if matched[i]]
-    assert len(variant) > 10 and tokens[variant].min() > np.median(tokens[others]) + 0.3
+    assert len(variant) >= 5 and tokens[variant].min() > np.median(tokens[others]) + 0.3
 
 
 def test_limit_caps_the_candidates(retriever: Retriever, fake_embedder: FakeEmbedder) -> None:

@@ -41,7 +41,8 @@ class Embedder(Protocol):
     def encode(self, texts: Sequence[str]) -> list[Encoded]: ...
 
 
-def _unit_rows(vectors: npt.NDArray[np.floating]) -> Vectors:
+def unit_rows(vectors: npt.NDArray[np.floating]) -> Vectors:
+    """Each row divided by its length (a row of zeros stays zeros), as contiguous float32."""
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     return np.ascontiguousarray(vectors / np.maximum(norms, 1e-12), dtype=np.float32)
 
@@ -82,7 +83,7 @@ class SentenceTransformerEmbedder:
             keep = [i for i, p in enumerate(pieces) if any(c.isalnum() for c in p) and p not in special]
             tokens = out["token_embeddings"][:length][keep].float().numpy()
             vector = np.asarray(out["sentence_embedding"].float().numpy(), dtype=np.float32)
-            encoded.append(Encoded(vector, tuple(pieces[i] for i in keep), _unit_rows(tokens.reshape(-1, self.dim))))
+            encoded.append(Encoded(vector, tuple(pieces[i] for i in keep), unit_rows(tokens.reshape(-1, self.dim))))
         return encoded
 
 

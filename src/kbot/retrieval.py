@@ -25,7 +25,7 @@ import Stemmer
 from bm25s.stopwords import STOPWORDS_EN_PLUS
 
 from kbot.chunking import QUESTION_KINDS, SentenceRow
-from kbot.embedding import Encoded
+from kbot.embedding import Encoded, unit_rows
 from kbot.index import Index
 
 _WORD = re.compile(r"[a-z0-9]+(?:['’][a-z]+)?")
@@ -49,7 +49,7 @@ class Weights:
 
 
 FEATURES = tuple(Weights.__dataclass_fields__)
-PIECE_POOL = 50  # per signal: the sentences whose word pieces are matched to the question's
+PIECE_POOL = 10  # per signal: the sentences whose word pieces are matched to the question's
 
 
 @dataclass(frozen=True)
@@ -148,7 +148,7 @@ class Retriever:
         self._passage_rows = [np.array(p.sentence_ids, dtype=np.int64) for p in index.passages]
         self._piece_counts = np.array([len(p) for p in index.pieces], dtype=np.int64)
         self._piece_starts = np.cumsum(self._piece_counts) - self._piece_counts
-        self._pieces = np.asarray(index.piece_vectors, dtype=np.float32)  # float16 on disk; float32 to multiply fast
+        self._pieces, self._piece_basis = index.piece_vectors, np.asarray(index.piece_basis)
         piece_df = Counter(p for pieces in index.pieces for p in set(pieces))
         self._piece_idf = {p: math.log((n + 1) / (c + 1)) + 1 for p, c in piece_df.items()}
         self._unseen_piece_idf = math.log(n + 1) + 1
@@ -212,8 +212,10 @@ class Retriever:
         offsets = np.cumsum(counts) - counts  # where each sentence's pieces begin in the gathered block
         pieces = self._pieces[np.repeat(self._piece_starts[ids] - offsets, counts) + np.arange(counts.sum())]
         weights = np.array([self._piece_idf.get(encoded.pieces[i], self._unseen_piece_idf) for i in keep])
-        closest = np.maximum.reduceat(encoded.piece_vectors[keep] @ pieces.T, offsets, axis=1)
-        match[ids] = np.clip(weights @ closest / weights.sum(), 0.0, None)
+        question = unit_rows(encoded.piece_vectors[keep] @ self._piece_basis)  # in the index's piece directions
+        # (sentence pieces, question pieces): in this order the product is twice as fast as its transpose
+        closest = np.maximum.reduceat(pieces @ question.T, offsets, axis=0)
+        match[ids] = np.clip(closest @ weights / weights.sum(), 0.0, None)
         return match
 
     def features(self, query: str, encoded: Encoded) -> tuple[dict[str, np.ndarray], float]:
