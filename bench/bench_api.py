@@ -38,7 +38,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results.json"
-INDEX_FILES = ("passages.faiss", "sentences.npy", "context.npy", "window.npy")
+INDEX_FILES = ("passages.faiss", "sentences.npy", "context.npy", "window.npy", "tokens.npy")
 
 # ------------------------------------------------------------------------------------------------ questions
 

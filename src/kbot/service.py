@@ -66,7 +66,7 @@ class KbotService:
     @classmethod
     def load(cls, settings: Settings, embedder: Embedder | None = None) -> KbotService:
         # numpy's BLAS on one thread, for the whole process: a question's matrix products are small, and BLAS threads
-        # left spinning beside torch's made each model call slower (bench: p95 of ask() 12 ms with this, 100 without).
+        # left spinning beside torch's slow every model call (ask(): p50 8 / p95 10 ms with this, 17 / 76 without).
         threadpool_limits(1, user_api="blas")
         # The index first: a missing or stale one is reported at once, not after the model's seconds of loading.
         index = load_index(settings.index_dir, settings.seeds_dir, embedder.name if embedder else settings.model_name)
