@@ -219,7 +219,8 @@ class Retriever:
         return match
 
     def features(self, query: str, encoded: Encoded) -> tuple[dict[str, np.ndarray], float]:
-        """Every signal for every sentence, and the best passage score."""
+        """Every signal for every sentence (those of FEATURES, weighted, and "any_view": the best cosine of a sentence's
+        three views, which the abstention reads), and the best passage score."""
         qv = np.asarray(encoded.vector, dtype=np.float32).reshape(-1)
         views = {name: np.asarray(vectors @ qv, dtype=np.float32) for name, vectors in self.index.views.items()}
         k = min(self.top_passages, self.index.passage_index.ntotal)
@@ -232,10 +233,12 @@ class Retriever:
         tokens = self._words([query])[0]
         sentence = views["sentences"]
         coverage, bm25 = self._coverage(tokens), self._bm25_scores(tokens)
+        # The sentence in any of its three views, alone, under its heading or with its neighbours: what a question asks
+        # about is often named in the heading or the sentence before, not in the sentence that answers.
+        any_view = np.maximum.reduce([sentence, views["context"], views["window"]])
         # Pieces are matched only for the sentences some signal ranks high (a bounded cost whatever the corpus size),
         # chosen without the weights so that features stay the same while eval/tune_weights.py tries weights.
-        dense = np.maximum.reduce([sentence, views["context"], views["window"]])
-        among = np.unique(np.concatenate([self._best(signal) for signal in (dense, coverage, bm25)]))
+        among = np.unique(np.concatenate([self._best(signal) for signal in (any_view, coverage, bm25)]))
         return {
             "sentence": sentence,
             "context": views["context"],
@@ -246,6 +249,7 @@ class Retriever:
             "tokens": self._piece_match(encoded, among),
             "heading": np.where(self._heading_of >= 0, sentence[np.maximum(self._heading_of, 0)], 0.0),
             "lead": self._lead,
+            "any_view": any_view,
         }, float(p_scores[0][0]) if k else 0.0
 
     def _best(self, signal: np.ndarray) -> np.ndarray:
@@ -279,13 +283,10 @@ class Retriever:
             for i in order
             if np.isfinite(combined[i])
         )
-        # The sentence in any of its three views, alone, under its heading or with its neighbours: what a question asks
-        # about is often named in the heading or the sentence before, not in the sentence that answers.
-        dense = np.maximum.reduce([features["sentence"], features["context"], features["window"]])
         return Retrieval(
             query=query,
             candidates=candidates,
-            top_dense=float(dense[self._quotable].max()) if self._quotable.any() else 0.0,
+            top_dense=float(features["any_view"][self._quotable].max()) if self._quotable.any() else 0.0,
             top_passage=top_passage,
             coverage=candidates[0].coverage if candidates else 0.0,
         )
