@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pytest
 
-from kbot.embedding import FakeEmbedder
+from kbot.embedding import Embedder, FakeEmbedder
 from kbot.index import Index, load_index
 from kbot.retrieval import PIECE_POOL, QueryNormalizer, Retrieval, Retriever
 
@@ -169,31 +169,30 @@ def test_coverage_is_whole_for_a_sentence_asked_back_in_its_own_words(
     assert found.coverage == pytest.approx(1.0)
 
 
-def _tokens_signal(retriever: Retriever, embedder: FakeEmbedder, question: str) -> np.ndarray:
+def _features(retriever: Retriever, embedder: Embedder, question: str) -> dict[str, np.ndarray]:
     query = retriever.normalizer.normalize(question)
     features, _ = retriever.features(query, embedder.encode([query])[0])
-    return features["tokens"]
+    return features
 
 
 def test_tokens_signal_is_whole_where_every_content_word_is_found(
     retriever: Retriever, fake_embedder: FakeEmbedder, index: Index
 ) -> None:
-    signal = _tokens_signal(retriever, fake_embedder, "is ketamine an opioid")
+    signal = _features(retriever, fake_embedder, "is ketamine an opioid")["tokens"]
     matched = signal > 0  # only sentences that some other signal ranks high are matched: a bounded cost
     assert 3 <= matched.sum() <= 3 * PIECE_POOL
     both = [r.id for r in index.sentences if {"ketamine", "opioid"} <= set(re.findall(r"[a-z]+", r.text.lower()))]
     both = [i for i in both if matched[i]]
     assert both and signal[both] == pytest.approx(1.0)  # the fake's pieces are words: a found word has cosine 1
     assert signal.max() <= 1.0 + 1e-6
-    assert not _tokens_signal(retriever, fake_embedder, "is it the").any()  # stopwords alone weigh nothing
+    assert not _features(retriever, fake_embedder, "is it the")["tokens"].any()  # stopwords alone weigh nothing
 
 
 def test_tokens_signal_matches_words_the_sentence_does_not_use(real_service: KbotService) -> None:
     """The real model's pieces in context: "anesthesia" finds "anesthetic", a word of another stem, where the
     lexical coverage sees nothing."""
-    retriever, rows = real_service.retriever, real_service.index.sentences
-    query = retriever.normalizer.normalize("anesthesia")
-    features, _ = retriever.features(query, real_service.embedder.encode([query])[0])
+    rows = real_service.index.sentences
+    features = _features(real_service.retriever, real_service.embedder, "anesthesia")
     tokens, matched = features["tokens"], features["tokens"] > 0
     others = [r.id for r in rows if matched[r.id] and "anesthe" not in (r.section + r.text).lower()]
     variant = [r.id for r in rows if "anesthetic" in r.text and "anesthesia" not in r.section + r.text]
