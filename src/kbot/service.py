@@ -25,7 +25,8 @@ from kbot.retrieval import Retriever
 from kbot.safety import SafetyGate
 
 CALIBRATION_FILE = "abstention.toml"
-# What `kbot calibrate` chose for the first knowledge base (five articles, the packaged model): a starting point only.
+# Used only when seeds/abstention.toml is missing: what `kbot calibrate` chose for the first knowledge base before
+# word pieces joined retrieval (its file now says min_coverage 0.58). A starting point, not a calibration.
 DEFAULT_ABSTENTION = Abstention(min_dense=0.68, min_coverage=0.53, min_dense_with_coverage=0.25)
 
 
