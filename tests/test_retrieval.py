@@ -57,6 +57,9 @@ def _retrieve(retriever: Retriever, embedder: FakeEmbedder, question: str, limit
         ("shouldnt i stop", "should not i stop"),
         ("isnt ketamine addicting", "is not ketamine addictive"),
         ("Ketamine’s effects", "ketamine's effects"),
+        ("so is ketamine even an opiate", "is ketamine an opioid"),
+        ("kinda confused what nmda is pls", "confused what nmda is"),
+        ("ok thanks", "ok thanks"),  # only fillers: kept, there is nothing else to search for
     ],
 )
 def test_lay_terms_and_typos_map_onto_the_sources_words(
@@ -90,6 +93,13 @@ def test_normalizer_with_explicit_tables() -> None:
     n = QueryNormalizer({"ketamine", "opioid", "receptor"}, synonyms={"opiate": "opioid"}, dictionary=frozenset())
     assert n.normalize("Ketamne and the receptr, an opiate?") == "ketamine and the receptor an opioid"
     assert n.normalize("") == ""
+
+
+def test_fillers_are_dropped_before_typos_are_fixed() -> None:
+    vocabulary = {"ketamine", "kind", "opioid"}
+    assert QueryNormalizer(vocabulary, {}, frozenset(), fillers=frozenset()).normalize("kinda opioid") == "kind opioid"
+    n = QueryNormalizer(vocabulary, {}, frozenset(), fillers=frozenset({"kinda"}))
+    assert n.normalize("is ketamine kinda an opioid") == "is ketamine an opioid"
 
 
 # ------------------------------------------------------------------------------------------- retrieval

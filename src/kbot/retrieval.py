@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import bm25s
 import numpy as np
@@ -74,15 +75,21 @@ class Retrieval:
 
 
 class QueryNormalizer:
-    """Lower-cases, maps lay terms onto the sources' terms, and corrects typos against the sources' vocabulary."""
+    """Lower-cases, drops chat fillers, maps lay terms onto the sources' terms, and corrects typos against the sources'
+    vocabulary."""
 
     def __init__(
-        self, vocabulary: set[str], synonyms: dict[str, str] | None = None, dictionary: frozenset[str] | None = None
+        self,
+        vocabulary: set[str],
+        synonyms: dict[str, str] | None = None,
+        dictionary: frozenset[str] | None = None,
+        fillers: frozenset[str] | None = None,
     ) -> None:
         self.vocabulary = vocabulary
         self.dictionary = dictionary if dictionary is not None else english_words()
         self._sorted_vocab = sorted(w for w in vocabulary if len(w) >= 4)
-        self.synonyms = synonyms if synonyms is not None else load_synonyms()
+        self.synonyms = synonyms if synonyms is not None else dict(_lexicon()["synonyms"])
+        self.fillers = fillers if fillers is not None else frozenset(_lexicon()["fillers"]["words"])
         phrases = sorted(self.synonyms, key=len, reverse=True)
         self._pattern = re.compile(r"\b(" + "|".join(map(re.escape, phrases)) + r")\b") if phrases else None
 
@@ -94,8 +101,9 @@ class QueryNormalizer:
         return close[0] if close else word
 
     def normalize(self, question: str) -> str:
-        text = question.lower().replace("’", "'")
-        text = " ".join(self._fix(w) for w in _WORD.findall(text))
+        words = _WORD.findall(question.lower().replace("’", "'"))
+        # Fillers go before typos are fixed ("kinda" is not a typo of "kind"); a question of fillers only keeps them.
+        text = " ".join(self._fix(w) for w in [w for w in words if w not in self.fillers] or words)
         if self._pattern is not None:
             text = self._pattern.sub(lambda m: self.synonyms[m.group(1)], text)
         return text
@@ -114,9 +122,10 @@ def english_words() -> frozenset[str]:
     return frozenset(w for w in lines if w.isalpha() and len(w) >= 3)
 
 
-def load_synonyms() -> dict[str, str]:
-    text = resources.files("kbot").joinpath("data/lexicon.toml").read_text(encoding="utf-8")
-    return dict(tomllib.loads(text)["synonyms"])
+@lru_cache(maxsize=1)
+def _lexicon() -> dict[str, Any]:
+    """kbot/data/lexicon.toml: patients' words onto the sources' ("synonyms"), and chat fillers to drop."""
+    return tomllib.loads(resources.files("kbot").joinpath("data/lexicon.toml").read_text(encoding="utf-8"))
 
 
 class Retriever:
