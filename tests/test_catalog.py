@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from kbot.catalog import load_catalog
+from kbot.catalog import load_catalog, unread_files
 from kbot.errors import CatalogError
 
 SEEDS = Path(__file__).resolve().parents[1] / "seeds"
@@ -91,6 +91,14 @@ def test_a_valid_catalog_with_defaults_and_markdown(tmp_path: Path) -> None:
     a, b = metas
     assert (a.kind, a.url, a.updated) == ("clinic_marketing", "https://example.org/a", "")
     assert (b.title, b.kind, b.updated) == ("Second", "editorial", "2024-08-22")  # an unquoted TOML date is accepted
+
+
+def test_files_that_are_no_article_are_named_for_ingest_to_report(tmp_path: Path) -> None:
+    files = ("a.txt", "b.md", "page.html", "notes.pdf", "abstention.toml", ".DS_Store")
+    seeds = make_seeds(tmp_path / "seeds", GOOD, files)
+    assert unread_files(seeds) == ["notes.pdf", "page.html"]
+    assert unread_files(tmp_path / "missing") == []
+    assert unread_files(SEEDS) == []
 
 
 def test_real_seeds_load_with_their_publishers() -> None:

@@ -29,6 +29,7 @@ from kbot.domain import SourceMeta
 from kbot.errors import CatalogError
 
 CATALOG_FILE = "sources.toml"
+CALIBRATION_FILE = "abstention.toml"  # written by `kbot calibrate`
 ARTICLE_SUFFIXES = (".txt", ".md")
 KINDS = ("editorial", "clinic_marketing")
 TEXT_FIELDS = ("title", "publisher", "url", "updated", "kind")
@@ -180,6 +181,22 @@ def _unlisted(seeds_dir: Path, entries: dict[str, Any]) -> list[Problem]:
         for name in files
         if name not in entries
     ]
+
+
+def unread_files(seeds_dir: Path) -> list[str]:
+    """Files in ``seeds_dir`` that are neither an article (.txt, .md) nor kbot's own (sources.toml, abstention.toml),
+    hidden files aside: ingest skips them and says so, since a curator who drops in a saved .html page or a .pdf
+    expects it to be read."""
+    if not seeds_dir.is_dir():
+        return []
+    return sorted(
+        p.name
+        for p in seeds_dir.iterdir()
+        if p.is_file()
+        and not p.name.startswith(".")
+        and p.suffix.lower() not in ARTICLE_SUFFIXES
+        and p.name not in (CATALOG_FILE, CALIBRATION_FILE)
+    )
 
 
 def _duplicate_ids(metas: list[SourceMeta]) -> list[Problem]:

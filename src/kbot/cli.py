@@ -50,6 +50,19 @@ def friendly_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def _say_unread(seeds_dir: Path) -> None:
+    """Warn about files in seeds/ that no article is read from (a saved .html page, a .pdf): skipped, not lost."""
+    from kbot.catalog import unread_files
+
+    for name in unread_files(seeds_dir):
+        typer.secho(
+            f"Skipped {name}: kbot reads articles from .txt and .md files only. To fix it: save the article's text "
+            f"as {Path(name).stem}.txt (or .md) and list it in sources.toml, or move {name} out of {seeds_dir}.",
+            err=True,
+            fg=typer.colors.YELLOW,
+        )
+
+
 @app.command()
 @friendly_errors
 def ingest(
@@ -64,6 +77,7 @@ def ingest(
     from kbot.index import build_index, load_index
 
     settings = _settings(seeds, index)
+    _say_unread(settings.seeds_dir)
     if if_needed:
         try:
             load_index(settings.index_dir, settings.seeds_dir, settings.model_name)
@@ -117,6 +131,7 @@ def sources(
     settings = _settings(seeds)
     catalog = load_catalog(settings.seeds_dir)
     if show is None:
+        _say_unread(settings.seeds_dir)
         for meta in catalog:
             doc = read_document(settings.seeds_dir, meta)
             held = sum(r.withheld for r in sentence_rows([doc]))

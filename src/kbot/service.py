@@ -15,6 +15,7 @@ from threadpoolctl import threadpool_limits
 
 from kbot import answer as compose
 from kbot.answer import Abstention, evidence
+from kbot.catalog import CALIBRATION_FILE
 from kbot.config import Settings
 from kbot.domain import Answer, Document, Resource, SourceMeta
 from kbot.embedding import Embedder, Encoded, load_embedder
@@ -24,7 +25,6 @@ from kbot.quotes import QuoteSelector
 from kbot.retrieval import Retriever
 from kbot.safety import SafetyGate
 
-CALIBRATION_FILE = "abstention.toml"
 # Used only when seeds/abstention.toml is missing: what `kbot calibrate` chose for the first knowledge base before
 # word pieces joined retrieval (its file now says min_coverage 0.58). A starting point, not a calibration.
 DEFAULT_ABSTENTION = Abstention(min_dense=0.68, min_coverage=0.53, min_dense_with_coverage=0.25)

@@ -16,9 +16,10 @@ from pathlib import Path
 import numpy as np
 
 from kbot.answer import Abstention
+from kbot.catalog import CALIBRATION_FILE
 from kbot.config import Settings
 from kbot.evaluation.gold import GoldFileError, load_gold
-from kbot.service import CALIBRATION_FILE, KbotService
+from kbot.service import KbotService
 
 DENSE_GRID = np.round(np.arange(0.20, 0.90, 0.01), 2)
 COVERAGE_GRID = np.round(np.arange(0.0, 1.001, 0.01), 2)

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from kbot.answer import Abstention
+from kbot.catalog import CALIBRATION_FILE
 from kbot.evaluation.metrics import Outcome, by_kind, safety_figures
 
 COLUMNS = (
@@ -75,7 +76,7 @@ class Report:
         seeds_dir: Path,
         targets: dict[str, float] | None = None,
     ) -> Report:
-        calibration = seeds_dir / "abstention.toml"
+        calibration = seeds_dir / CALIBRATION_FILE
         recorded = tomllib.loads(calibration.read_text(encoding="utf-8")) if calibration.is_file() else {}
         report = cls(
             kbot=by_kind(kbot),
