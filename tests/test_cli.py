@@ -157,11 +157,14 @@ def test_a_file_kbot_cannot_read_is_named_with_what_to_do(tmp_path: Path) -> Non
     (seeds / "a.txt").write_text("A title\n\nSome prose about ketamine.\n", encoding="utf-8")
     (seeds / "sources.toml").write_text('["a.txt"]\ntitle = "A title"\npublisher = "P"\n', encoding="utf-8")
     (seeds / "page.html").write_text("<p>Ketamine is a dissociative anesthetic.</p>", encoding="utf-8")
+    (seeds / "notes.pdf").write_bytes(b"%PDF-1.7")
     result = run(tmp_path / "index", "sources", "--seeds", str(seeds))
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("a  P: “A title”")
     assert "Skipped page.html: kbot reads articles from .txt and .md files only" in result.stderr
-    assert "save the article's text as page.txt" in result.stderr
+    assert f"run kbot import {seeds / 'page.html'} to turn it into a Markdown article" in result.stderr
+    assert "Skipped notes.pdf: kbot reads articles from .txt and .md files only" in result.stderr
+    assert "save the article's text as notes.txt" in result.stderr
 
 
 def test_sources_show_marks_each_block_kept_or_dropped(tmp_path: Path) -> None:

@@ -50,7 +50,7 @@ def load_catalog(seeds_dir: Path) -> list[SourceMeta]:
             f"{path} is missing: kbot needs it to know each article's title and publisher.",
             'create it with one table per article, e.g. ["article.txt"] with title = "..." and publisher = "..."',
         )
-    entries = _parse(path)
+    entries = parse_catalog(path)
     problems: list[Problem] = []
     metas = [m for name, value in sorted(entries.items()) if (m := _entry(seeds_dir, name, value, problems))]
     problems += _unlisted(seeds_dir, entries)
@@ -60,7 +60,8 @@ def load_catalog(seeds_dir: Path) -> list[SourceMeta]:
     return metas
 
 
-def _parse(path: Path) -> dict[str, Any]:
+def parse_catalog(path: Path) -> dict[str, Any]:
+    """A sources.toml's entries by file name, unchecked; CatalogError when it is not valid UTF-8 TOML."""
     try:
         with path.open("rb") as f:
             return tomllib.load(f)
@@ -102,7 +103,7 @@ def _entry(seeds_dir: Path, name: str, value: Any, problems: list[Problem]) -> S
         fields["kind"] = "editorial"
     if fields["kind"] not in KINDS:
         problems.append((f"{where} has an unknown kind {fields['kind']!r}.", f"use one of: {', '.join(KINDS)}"))
-    if fields["updated"] and not _is_iso_date(fields["updated"]):
+    if fields["updated"] and not is_iso_date(fields["updated"]):
         problems.append(
             (
                 f"{where} has updated = {fields['updated']!r}, which is not a date.",
@@ -161,7 +162,8 @@ def _check_fragments(path: Path, fragments: tuple[str, ...], where: str, problem
             )
 
 
-def _is_iso_date(value: str) -> bool:
+def is_iso_date(value: str) -> bool:
+    """Whether ``value`` is a real date written YYYY-MM-DD."""
     if not _ISO_DATE.fullmatch(value):
         return False
     try:

@@ -1,8 +1,9 @@
-"""kbot's command line: ingest, ask, sources, serve, eval, calibrate. Errors become a message and exit code 2."""
+"""kbot's command line: ingest, ask, sources, import, serve, eval, calibrate. Errors: a message and exit code 2."""
 
 from __future__ import annotations
 
 import json
+import shlex
 import time
 from collections.abc import Callable
 from functools import wraps
@@ -42,12 +43,16 @@ def friendly_errors(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except KbotError as exc:
-            typer.secho(f"kbot: {exc.message}", err=True, fg=typer.colors.RED)
-            if exc.fix:
-                typer.secho(f"  To fix it, run: {exc.fix}", err=True)
+            _say_error(exc)
             raise typer.Exit(2) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def _say_error(exc: KbotError) -> None:
+    typer.secho(f"kbot: {exc.message}", err=True, fg=typer.colors.RED)
+    if exc.fix:
+        typer.secho(f"  To fix it, run: {exc.fix}", err=True)
 
 
 def _say_unread(seeds_dir: Path) -> None:
@@ -55,9 +60,18 @@ def _say_unread(seeds_dir: Path) -> None:
     from kbot.catalog import unread_files
 
     for name in unread_files(seeds_dir):
+        if Path(name).suffix.lower() in (".html", ".htm"):
+            fix = (
+                f"run kbot import {shlex.quote(str(seeds_dir / name))} to turn it into a Markdown article with its "
+                f"entry in sources.toml, then move {name} out of {seeds_dir}."
+            )
+        else:
+            fix = (
+                f"save the article's text as {Path(name).stem}.txt (or .md) and list it in sources.toml, "
+                f"or move {name} out of {seeds_dir}."
+            )
         typer.secho(
-            f"Skipped {name}: kbot reads articles from .txt and .md files only. To fix it: save the article's text "
-            f"as {Path(name).stem}.txt (or .md) and list it in sources.toml, or move {name} out of {seeds_dir}.",
+            f"Skipped {name}: kbot reads articles from .txt and .md files only. To fix it: {fix}",
             err=True,
             fg=typer.colors.YELLOW,
         )
@@ -153,6 +167,32 @@ def sources(
         for r in withheld:
             line = doc.text.count("\n", 0, r.start) + 1
             typer.echo(f"{line:>5}  {r.kind.value:<12}  {'WITHHELD':<28}  {r.text}")
+
+
+@app.command("import")
+@friendly_errors
+def import_pages(
+    pages: Annotated[list[Path], typer.Argument(metavar="PAGE.html", help="Saved web pages, from anywhere")],
+    seeds: SeedsOpt = None,
+) -> None:
+    """Turn saved web pages into Markdown articles in seeds/, each with its entry appended to sources.toml."""
+    from kbot.importing import catalog_problem, import_page
+
+    seeds_dir = _settings(seeds).seeds_dir
+    failed = 0
+    for page in pages:
+        try:
+            typer.echo(import_page(page, seeds_dir).report())
+        except KbotError as exc:  # the other pages are still imported
+            _say_error(exc)
+            failed += 1
+    problem = catalog_problem(seeds_dir) if failed < len(pages) else ""
+    if problem:
+        typer.secho(
+            f"kbot ingest will refuse {seeds_dir} until this is fixed: {problem}", err=True, fg=typer.colors.YELLOW
+        )
+    if failed:
+        raise typer.Exit(2)
 
 
 @app.command()
