@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -353,7 +354,17 @@ def test_openapi_has_an_example_for_every_endpoint_and_status(client: TestClient
     assert "HTTPValidationError" not in spec["components"]["schemas"], "FastAPI's echoing 422 is not documented"
 
 
-def test_interactive_docs_are_served(client: TestClient) -> None:
-    response = client.get("/docs")
-    assert response.status_code == 200
-    assert "swagger" in response.text.lower()
+@pytest.mark.parametrize(
+    ("page", "assets"), [("/docs", ("swagger-ui-bundle.js", "swagger-ui.css")), ("/redoc", ("redoc.standalone.js",))]
+)
+def test_interactive_docs_load_their_assets_from_kbot_not_a_cdn(
+    client: TestClient, page: str, assets: tuple[str, ...]
+) -> None:
+    html = client.get(page)
+    assert html.status_code == 200
+    assert "/openapi.json" in html.text
+    for asset in assets:
+        assert f'"/static-offline-docs/{asset}"' in html.text
+        served = client.get(f"/static-offline-docs/{asset}")
+        assert served.status_code == 200 and len(served.content) > 10_000
+    assert not re.search(r"""(?:src|href)=["']?https?://""", html.text), "a script or style from another host"

@@ -588,6 +588,22 @@ def test_chat_page_answers_inline_and_lists_the_sources(
     shot(page, f"{size}-chat-page-full", full_page=True)
 
 
+def test_api_docs_work_offline_and_try_it_out_asks_kbot(desktop: Session, kbot: KbotServer) -> None:
+    """A clinic's developer on /docs: Swagger UI from kbot itself (the fixture fails on any request off loopback),
+    and "Try it out" on POST /v1/ask with the documented example gets a real answer."""
+    page = desktop.page()
+    page.goto(kbot.url + "/docs")
+    expect(page.locator(".swagger-ui .info .title")).to_contain_text("kbot API")
+    ask_op = page.locator(".opblock-post").filter(has_text="/v1/ask").first
+    ask_op.locator(".opblock-summary").click()
+    ask_op.get_by_role("button", name="Try it out").click()
+    ask_op.get_by_role("button", name="Execute").click()
+    live = ask_op.locator(".live-responses-table tr.response")
+    expect(live.locator(".response-col_status").first).to_have_text("200", timeout=WAIT_MS)
+    expect(live.locator(".microlight").first).to_contain_text('"status": "answered"')
+    shot(page, "desktop-api-docs")
+
+
 def test_chat_page_reflows_at_200_percent_text(desktop: Session, kbot: KbotServer) -> None:
     page = desktop.page()
     page.goto(kbot.url + "/")

@@ -20,6 +20,7 @@ from fastapi import APIRouter, Depends, FastAPI, Header, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
+from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from kbot import __version__
@@ -87,7 +88,7 @@ def create_app(settings: Settings, service: "KbotService | None" = None, *, load
     runtime = Runtime(settings, KeyChecker(load_api_keys(settings)), RateLimiter(settings.rate_limit_per_minute))
     if settings.log_questions:
         log.warning("KBOT_LOG_QUESTIONS is on: question text (patients' health information) will be logged")
-    app = FastAPI(
+    app = FastAPIOffline(  # FastAPI whose /docs and /redoc load Swagger UI and ReDoc from kbot, not from a CDN
         title="kbot API",
         version=__version__,
         description=s.API_DESCRIPTION,
