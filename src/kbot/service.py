@@ -99,8 +99,7 @@ class KbotService:
         """Answer several questions with one model call for all that reach retrieval."""
         texts = [validate_question(q, self.settings.max_question_chars) for q in questions]
         verdicts = [self.safety.classify(t) for t in texts]
-        queries = [self.retriever.normalizer.normalize(t) for t in texts]
-        encoded = self.embedder.encode([q or t for q, t in zip(queries, texts, strict=True)])
+        queries, encoded = self.encode_questions(texts)
         answers: list[Answer] = []
         for text, verdict, query, enc in zip(texts, verdicts, queries, encoded, strict=True):
             notice = self.settings.notice
@@ -112,6 +111,12 @@ class KbotService:
                 help_lines = self.resources if verdict.emergency_topic else ()
                 answers.append(self._retrieve_and_quote(text, query, enc, help_lines))
         return answers
+
+    def encode_questions(self, texts: Sequence[str]) -> tuple[list[str], list[Encoded]]:
+        """Each question normalised for retrieval, and all of them encoded in one model call (a question with nothing
+        left after normalising is encoded as written)."""
+        queries = [self.retriever.normalizer.normalize(t) for t in texts]
+        return queries, self.embedder.encode([q or t for q, t in zip(queries, texts, strict=True)])
 
     def _retrieve_and_quote(
         self, text: str, query: str, encoded: Encoded, help_lines: tuple[Resource, ...] = ()

@@ -36,8 +36,7 @@ class Choice:
 
 def measure(service: KbotService, questions: Sequence[str]) -> np.ndarray:
     """(n, 2) array of each question's best cosine (Retrieval.top_dense) and coverage."""
-    queries = [service.retriever.normalizer.normalize(q) for q in questions]
-    encoded = service.embedder.encode(queries)
+    queries, encoded = service.encode_questions(questions)
     found = [service.retriever.retrieve(q, e) for q, e in zip(queries, encoded, strict=True)]
     return np.array([[f.top_dense, f.coverage] for f in found], dtype=np.float64)
 
