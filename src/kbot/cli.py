@@ -1,4 +1,6 @@
-"""kbot's command line: ingest, ask, sources, import, serve, eval, calibrate. Errors: a message and exit code 2."""
+"""kbot's command line: ingest, ask, sources, import, medquad, serve, eval, calibrate.
+
+Errors: a message and exit code 2."""
 
 from __future__ import annotations
 
@@ -193,6 +195,24 @@ def import_pages(
         )
     if failed:
         raise typer.Exit(2)
+
+
+@app.command()
+@friendly_errors
+def medquad(
+    source: Annotated[Path, typer.Argument(help="MedQuAD's folder, or its documents.jsonl.gz")],
+    out: Annotated[Path, typer.Option("--out", help="Folder to write the knowledge base to: new or empty")],
+    split: Annotated[list[str] | None, typer.Option(help="Only this split (train, dev, test); repeat for more")] = None,
+    site: Annotated[
+        list[str] | None, typer.Option("--source", help="Only this site (GHR, GARD...); repeatable")
+    ] = None,
+    limit: Annotated[int | None, typer.Option(help="At most this many documents, spread evenly by id")] = None,
+    force: Annotated[bool, typer.Option(help="Replace a knowledge base kbot medquad wrote in --out before")] = False,
+) -> None:
+    """Turn MedQuAD's NIH consumer-health documents into a knowledge base folder, one article per document."""
+    from kbot.medquad import convert
+
+    typer.echo(convert(source, out, split or (), site or (), limit, force).report())
 
 
 @app.command()
