@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from kbot.catalog import load_catalog, unread_files
+from kbot.chunking import sentence_rows
 from kbot.config import Settings
 from kbot.corpus import read_document
 from kbot.domain import BlockKind, Status
@@ -382,6 +383,15 @@ def test_a_sentence_cleaning_drops_goes_alone_and_the_paragraph_stays(kb: Path) 
         ),
         ("Line one.\n\n   Line two.", [("Line one.", False), ("Line two.", False)]),
         ("Genes - ", [("Genes", False)]),
+        (
+            "Signs include:  - coma  - death. Learn more about the risks of an overdose.",  # cleaning drops the last
+            [
+                ("Signs include:", False),
+                ("coma", True),
+                ("death.", True),
+                ("Learn more about the risks of an overdose.", False),
+            ],
+        ),
     ],
 )
 def test_pieces_of_an_answer(answer: str, expected: list[tuple[str, bool]]) -> None:
@@ -597,3 +607,20 @@ def test_cleaning_keeps_nearly_all_of_200_dev_articles(tmp_path: Path) -> None:
     dropped = Counter(b.dropped for b in blocks if b.dropped)
     assert 1 - sum(dropped.values()) / len(blocks) >= 0.995, dropped
     assert set(dropped) <= {"call_to_action", "phone_number", "teaser", "contact_email"}
+
+
+def test_a_list_of_links_stays_in_the_article_but_is_never_quoted(kb: Path) -> None:
+    meta = next(m for m in load_catalog(kb) if m.id == "GHR_0000012")
+    text = (kb / "GHR_0000012.md").read_text(encoding="utf-8")
+    assert len(meta.do_not_quote) == 1 and meta.do_not_quote[0] in text
+    assert meta.do_not_quote[0].startswith("These resources address") and meta.do_not_quote[0].endswith("Drug Therapy")
+    rows = sentence_rows([read_document(kb, meta)])
+    assert {r.text for r in rows if r.withheld} == {
+        "These resources address the diagnosis or management of activated PI3K-delta syndrome:",
+        "Genetic Testing Registry: Activated PI3K-delta syndrome",
+        "National Institute of Allergy and Infectious Diseases",
+        "These resources from MedlinePlus offer information:",
+        "Diagnostic Tests",
+        "Drug Therapy",
+    }
+    assert all(r.quotable for r in rows if "autosomal dominant" in r.text)

@@ -17,7 +17,7 @@ Where the flattened text shows its layout:
 - a short question followed by more text is its own line (GARD's "What causes achalasia? The ..."): kbot reads it
   as a heading, never quotes it, and quotes the text below under it;
 - a sentence that one of kbot's cleaning rules would drop ("Click here to view a diagram of the eye.") is its own
-  line, so that cleaning drops that sentence rather than the paragraph around it;
+  line (a paragraph), so that cleaning drops that sentence rather than the paragraph or list item around it;
 - GARD's table of signs and symptoms gives one list item per row ("Abnormal hair quantity 90%");
 - the last item of a list of short phrases that holds several sentences is the paragraph that followed the list.
 """
@@ -80,6 +80,9 @@ TEMPLATES = (
     "What are the complications of {} ?",
     "Where to find support for people with {} ?",
 )
+# GHR's "treatment" section is a list of links to other sites ("These resources address the diagnosis or management of
+# X:  - Genetic Testing Registry: X  - ..."): the article keeps it as the site has it, and kbot never quotes it.
+RESOURCE_LIST = "These resources address the diagnosis or management of"
 _HYPHEN = re.compile(r"(?<!\S)-(?!\S)")  # a hyphen standing alone
 _SENTENCE_END = re.compile(r"[.!?:;,][\"'”’)\]]*$")
 _BREAK = re.compile(r"(?<=[.!?:][\"'”’)\]])\s{2,}(?=[A-Z0-9\"“(])|(?<=[.!?:])\s{2,}(?=[A-Z0-9\"“(])|\s{3,}(?=[A-Z\"“])")
@@ -158,6 +161,13 @@ def grouped_answers(doc: MedquadDocument) -> dict[str, list[str]]:
     return {name: answers for name, answers in groups.items() if answers}
 
 
+def withheld(doc: MedquadDocument) -> list[str]:
+    """The answers that kbot should never quote (links to other sites), as the article writes them: fragments for
+    sources.toml's ``do_not_quote``."""
+    answers = (a for group in grouped_answers(doc).values() for a in group)
+    return [render(pieces(a)) for a in answers if a.strip().startswith(RESOURCE_LIST)]
+
+
 # ------------------------------------------------------------------------------------------------------------ layout
 
 
@@ -175,8 +185,9 @@ def _line_pieces(line: str) -> list[Piece]:
     out = _lead_pieces(lead)
     for item in items:
         first, *rest = _BREAK.split(item)
-        out.append(Piece(first, item=True))
-        out.extend(Piece(p) for p in rest)
+        own, *after = _paragraphs(first, BlockKind.LIST_ITEM) or [first]
+        out.append(Piece(own, item=True))
+        out.extend(Piece(p) for p in after + rest)
     if items and out[-1].item and _is_prose_after_list([p for p in out if p.item]):
         out[-1] = Piece(out[-1].text)
     return [p for p in out if p.text]
@@ -215,25 +226,27 @@ def _lead_pieces(text: str) -> list[Piece]:
     return out
 
 
-def _paragraphs(text: str) -> list[str]:
-    """A paragraph, cut around the sentences kbot should read apart from it: a short question (a heading the site ran
-    into the text: "Is genetic testing available for X? Genetic testing ..."), which kbot then reads as the heading of
-    what follows; and a sentence that one of kbot's cleaning rules drops ("Click here to view a diagram of the eye."),
-    so that the rule drops that sentence and not the whole paragraph around it."""
-    if not text or not (_INNER_QUESTION.search(text) or line_rule(_paragraph(text))):
+def _paragraphs(text: str, kind: BlockKind = BlockKind.PARAGRAPH) -> list[str]:
+    """A paragraph (or a list item), cut around the sentences kbot should read apart from it: a sentence that one of
+    kbot's cleaning rules drops ("Click here to view a diagram of the eye."), so that the rule drops that sentence and
+    not the whole paragraph around it; and, in a paragraph, a short question (a heading the site ran into the text:
+    "Is genetic testing available for X? Genetic testing ..."), which kbot then reads as the heading of what follows.
+    """
+    questions = kind is BlockKind.PARAGRAPH and bool(_INNER_QUESTION.search(text))
+    if not text or not (questions or line_rule(_block(text, kind))):
         return [text] if text else []
     cuts = {0, len(text)}
-    for s in split_sentences(text, [_paragraph(text)]):
-        question = s.text.endswith("?") and len(s.text.split()) <= QUESTION_WORDS
-        if question or line_rule(_paragraph(s.text)):
+    for s in split_sentences(text, [_block(text, kind)]):
+        question = questions and s.text.endswith("?") and len(s.text.split()) <= QUESTION_WORDS
+        if question or line_rule(_block(s.text, kind)):
             cuts |= {s.start, s.end}
     # only between words: pysbd may end a sentence inside one ("keyboard.)", "query.fcgi?db=PubMed")
     bounds = sorted(c for c in cuts if c in (0, len(text)) or text[c - 1].isspace() or text[c].isspace())
     return [p for a, b in pairwise(bounds) if (p := text[a:b].strip())]
 
 
-def _paragraph(text: str) -> Block:
-    return Block(0, BlockKind.PARAGRAPH, 0, len(text), text)
+def _block(text: str, kind: BlockKind) -> Block:
+    return Block(0, kind, 0, len(text), text)
 
 
 def _is_prose_after_list(items: Sequence[Piece]) -> bool:

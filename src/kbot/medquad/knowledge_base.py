@@ -24,7 +24,7 @@ from typing import Any
 
 from kbot.errors import KbotError
 from kbot.importing import toml_string
-from kbot.medquad.article import answer_words, article, is_topic, pieces, title
+from kbot.medquad.article import answer_words, article, is_topic, pieces, title, withheld
 from kbot.medquad.documents import (
     SPLITS,
     Entry,
@@ -198,7 +198,7 @@ def _swap(work: Path, out: Path, force: bool) -> None:
 
 
 def catalog_text(entries: Sequence[Entry]) -> str:
-    """sources.toml: one entry per article, its site as publisher and its page's url."""
+    """sources.toml: one entry per article, its site as publisher and its page's url, and what kbot must not quote."""
     lines = [
         "# Written by kbot medquad. Each article is an NIH or CDC page from MedQuAD:",
         f"# {CITATION}, CC BY 4.0 ({LICENCE}).",
@@ -208,6 +208,8 @@ def catalog_text(entries: Sequence[Entry]) -> str:
         lines += ["", f"[{toml_string(stem + '.md')}]"]
         lines += [f"{key} = {toml_string(value)}" for key, value in fields.items()]
         lines += ['updated = ""', 'kind = "editorial"']
+        if fragments := withheld(doc):
+            lines.append(f"do_not_quote = [{', '.join(toml_string(f) for f in fragments)}]  # links to other sites")
     return "\n".join(lines) + "\n"
 
 
