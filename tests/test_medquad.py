@@ -28,9 +28,10 @@ from kbot.embedding import FakeEmbedder
 from kbot.errors import KbotError
 from kbot.index import build_index
 from kbot.medquad import convert
-from kbot.medquad.article import answer_words, grouped_answers, heading, pieces, title
+from kbot.medquad.article import grouped_answers, heading, title
 from kbot.medquad.documents import MedquadDocument, Section, named, read_documents, spread
 from kbot.medquad.knowledge_base import ATTRIBUTION, LICENCE, MANIFEST, PUBLISHERS
+from kbot.medquad.layout import answer_words, pieces
 from test_cli import assert_friendly_failure, kbot_command
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -1,8 +1,9 @@
 """kbot medquad: MedQuAD's NIH consumer-health documents as a kbot knowledge base folder.
 
 ``documents`` reads MedQuAD's ``documents.jsonl.gz`` and chooses documents by split, site and number; ``article``
-writes one document as a Markdown article the way its site publishes it; ``knowledge_base`` writes the folder
-(articles, ``sources.toml``, ``kb.toml``, ``.medquad.json``) whole or not at all.
+writes one document as a Markdown article the way its site publishes it, its headings by the kind of each section,
+and ``layout`` its answers' paragraphs and list items; ``knowledge_base`` writes the folder (articles,
+``sources.toml``, ``kb.toml``, ``.medquad.json``) whole or not at all.
 """
 
 from kbot.medquad.knowledge_base import Converted, convert

@@ -24,7 +24,7 @@ from typing import Any
 
 from kbot.errors import KbotError
 from kbot.importing import toml_string
-from kbot.medquad.article import answer_words, article, is_topic, pieces, title, withheld
+from kbot.medquad.article import article, is_topic, title, withheld
 from kbot.medquad.documents import (
     SPLITS,
     Entry,
@@ -35,6 +35,7 @@ from kbot.medquad.documents import (
     select,
     spread,
 )
+from kbot.medquad.layout import answer_words, pieces
 
 MANIFEST = ".medquad.json"
 KB_FILE = "kb.toml"
