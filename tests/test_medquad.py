@@ -30,7 +30,7 @@ from kbot.index import build_index
 from kbot.medquad import convert
 from kbot.medquad.article import grouped_answers, heading, title
 from kbot.medquad.documents import MedquadDocument, Section, named, read_documents, spread
-from kbot.medquad.knowledge_base import ATTRIBUTION, LICENCE, MANIFEST, PUBLISHERS
+from kbot.medquad.kb_files import ATTRIBUTION, LICENCE, MANIFEST, PUBLISHERS
 from kbot.medquad.layout import answer_words, pieces
 from test_cli import assert_friendly_failure, kbot_command
 
