@@ -512,14 +512,14 @@ def test_an_empty_folder_is_used(data: Path, tmp_path: Path) -> None:
 def test_a_failure_midway_leaves_no_half_knowledge_base(
     data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import kbot.medquad.knowledge_base as knowledge_base
+    import kbot.medquad.converter as converter
 
     def broken(doc: MedquadDocument) -> str:
         if doc.source == "GHR":
             raise OSError(28, "No space left on device")
         return "# T\n"
 
-    monkeypatch.setattr(knowledge_base, "article", broken)
+    monkeypatch.setattr(converter, "article", broken)
     with pytest.raises(OSError):
         convert(data, tmp_path / "kb")
     assert list(tmp_path.iterdir()) == []
