@@ -3,6 +3,7 @@ panel's parameters, and the static files. The behaviour in a browser is tested i
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from html.parser import HTMLParser
@@ -20,6 +21,7 @@ from kbot.api.pages import (
     content_security_policy,
     http_url,
     parse_colour,
+    parse_kb_name,
     parse_origin,
     valid_frame_ancestors,
 )
@@ -248,6 +250,40 @@ def test_panel_without_parameters_uses_the_defaults(client: TestClient) -> None:
 def test_panel_accepts_only_hex_colours(client: TestClient, colour: str, expected: str) -> None:
     assert Page(client.get("/panel", params={"color": colour}).text).chat()["data-colour"] == expected
     assert parse_colour(colour) == expected
+
+
+@pytest.mark.parametrize(
+    ("kb", "expected"),
+    [
+        ("default", "default"),
+        ("Clinic_A-2", "Clinic_A-2"),
+        ("../seeds", ""),
+        ('a" onload="alert(1)', ""),
+        ("-leading-dash", ""),
+        ("x" * 65, ""),
+        ("", ""),
+    ],
+)
+def test_panel_passes_on_only_a_well_formed_knowledge_base_name(client: TestClient, kb: str, expected: str) -> None:
+    assert Page(client.get("/panel", params={"kb": kb}).text).chat()["data-kb"] == expected
+    assert parse_kb_name(kb) == expected
+
+
+@pytest.mark.parametrize("path", ["/", "/panel"])
+def test_chat_carries_the_help_lines_for_when_the_api_fails(client: TestClient, settings: Settings, path: str) -> None:
+    """chat.js shows these before the error text when no answer comes, so they must be in the page itself."""
+    lines = json.loads(Page(client.get(path).text).chat()["data-help-lines"])
+    assert lines == [line.model_dump() for line in settings.help_lines]
+    assert any(line["phone"] == "988" for line in lines)
+
+
+def test_help_lines_in_the_page_are_escaped(make_settings: Callable[..., Settings], fake_index_dir: Path) -> None:
+    evil = [{"name": "<script>alert(1)</script>", "action": "Call 'now' & \"then\"", "phone": "1", "sms": ""}]
+    settings = make_settings(index_dir=fake_index_dir, model_name=FakeEmbedder.name, help_lines=evil)
+    with TestClient(create_app(settings, CatalogOnly([], settings))) as c:  # type: ignore[arg-type]
+        html = c.get("/panel").text
+    assert "<script>alert(1)</script>" not in html
+    assert json.loads(Page(html).chat()["data-help-lines"]) == evil
 
 
 def test_clean_starters_squeezes_space_and_drops_blanks() -> None:

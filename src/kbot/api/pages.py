@@ -43,6 +43,7 @@ MAX_STARTER_CHARS = 200
 
 _ORIGIN = re.compile(r"^https?://(\[[0-9a-f:.]+\]|[a-z0-9.-]+)(:\d{1,5})?$")
 _HEX_COLOUR = re.compile(r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
+_KB_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 # A CSP host-source (scheme, optional "*." wildcard, host, optional port), or 'self'.
 _FRAME_ANCESTOR = re.compile(r"^(?:'self'|(?:https?://)?(?:\*\.)?[a-z0-9.-]+(?::(?:\d{1,5}|\*))?)$")
 
@@ -76,6 +77,16 @@ def http_url(value: str) -> str:
 
 def tel_digits(phone: str) -> str:
     return re.sub(r"[^0-9+]", "", phone)
+
+
+def help_line_data(settings: Settings) -> list[dict[str, str]]:
+    """The help lines for chat.js, which shows them before the error text whenever the API fails."""
+    return [line.model_dump() for line in settings.help_lines]
+
+
+def parse_kb_name(value: str) -> str:
+    """``value`` if it can be a knowledge base's name (letters, digits, "-", "_"), else "" (the default one)."""
+    return value if _KB_NAME.match(value) else ""
 
 
 @lru_cache(maxsize=8)
@@ -160,6 +171,7 @@ def chat_page(request: Request) -> HTMLResponse:
         starters=DEFAULT_STARTERS,
         sources=_sources(request),
         help_lines=[(line, tel_digits(line.phone)) for line in settings.help_lines],
+        help_line_data=help_line_data(settings),
         notice=settings.notice,
         max_chars=settings.max_question_chars,
     )
@@ -171,9 +183,11 @@ def panel(
     host: str = "",
     title: str = "",
     color: str = "",
+    kb: str = "",
     q: Annotated[list[str] | None, Query()] = None,
 ) -> HTMLResponse:
-    """The chat panel framed by the widget. ``host`` is the embedding page's origin, the only one it talks to."""
+    """The chat panel framed by the widget. ``host`` is the embedding page's origin, the only one it talks to;
+    ``kb`` is the knowledge base its questions go to."""
     settings = _settings(request)
     return _render(
         request,
@@ -185,6 +199,8 @@ def panel(
         starters=clean_starters(q or []) or DEFAULT_STARTERS,
         notice=settings.notice,
         max_chars=settings.max_question_chars,
+        help_line_data=help_line_data(settings),
+        kb=parse_kb_name(kb),
     )
 
 
