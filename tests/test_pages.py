@@ -4,6 +4,7 @@ panel's parameters, and the static files. The behaviour in a browser is tested i
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from html.parser import HTMLParser
@@ -31,6 +32,7 @@ from kbot.embedding import FakeEmbedder
 from kbot.errors import IndexMissing
 from kbot.service import KbotService
 
+ROOT = Path(__file__).resolve().parents[1]
 CLINIC = "https://clinic.example"
 PAGES = ["/", "/panel", "/demo"]
 
@@ -329,6 +331,25 @@ def test_every_file_a_page_loads_is_served(client: TestClient, path: str) -> Non
         kind = "text/javascript" if url.endswith(".js") else "text/css"
         assert response.headers["content-type"].startswith(kind)
         assert response.headers["x-content-type-options"] == "nosniff"
+
+
+def test_every_widget_attribute_is_documented_in_the_readme_and_the_scripts_header(settings: Settings) -> None:
+    widget = (settings.web_dir / "static" / "widget.js").read_text(encoding="utf-8")
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    names = re.findall(r"data\.kbot(\w+)", widget)  # dataset.kbotHelpLines reads data-kbot-help-lines
+    read = {"data-kbot-" + re.sub(r"[A-Z]", lambda m: "-" + m[0].lower(), name).lstrip("-") for name in names}
+    assert {"data-kbot-help-lines", "data-kbot-contact", "data-kbot-kb"} <= read
+    header = widget[: widget.index("*/")]
+    for attribute in read:
+        assert f"| `{attribute}` |" in readme, f"{attribute} is not in the README's table of attributes"
+        assert attribute in header, f"{attribute} is not in widget.js's header"
+
+
+def test_the_readmes_help_lines_example_is_valid_json() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    (example,) = re.findall(r"data-kbot-help-lines='([^']*)'", readme)
+    lines = json.loads(example)
+    assert lines and all(line["name"] and line["action"] and line["phone"] for line in lines)
 
 
 def test_widget_script_may_be_loaded_by_other_sites(client: TestClient, settings: Settings) -> None:
