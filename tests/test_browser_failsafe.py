@@ -152,6 +152,7 @@ def expect_fallback(page: Page, reason: str = "timeout") -> None:
     """The widget's own panel: visible, with a visible close button and the help lines (988 first), no iframe shown."""
     panel = page.locator(PANEL)
     expect(panel).to_have_attribute("data-state", "fallback", timeout=FALLBACK_WAIT_MS)
+    expect(page.get_by_role("dialog", name="Ask the clinic")).to_be_visible()  # a labelled dialog
     fallback = panel.locator(".fallback")
     expect(fallback).to_be_visible()
     expect(fallback).to_have_attribute("data-reason", reason)
