@@ -54,6 +54,7 @@ FALLBACK_WAIT_MS = 20_000  # the widget gives the panel 4 s; generous on a share
 QUESTION = "Is ketamine an opioid?"
 CRISIS = "I want to end my life"
 SIZES = ["desktop", "phone"]
+ASTHMA = Path(__file__).resolve().parent / "kbs" / "asthma"
 
 
 class Site:
@@ -117,7 +118,12 @@ def unlisted() -> Iterator[Site]:
 
 @pytest.fixture(scope="module")
 def failsafe_settings(make_settings: Callable[..., Settings], fake_index_dir: Path, listed: Site) -> Settings:
-    return make_settings(index_dir=fake_index_dir, model_name=FakeEmbedder.name, frame_ancestors=[listed.origin])
+    return make_settings(
+        index_dir=fake_index_dir,
+        model_name=FakeEmbedder.name,
+        frame_ancestors=[listed.origin],
+        knowledge_bases={"asthma": ASTHMA},  # a second knowledge base the widget can name (its panel is all it needs)
+    )
 
 
 @pytest.fixture
@@ -353,14 +359,14 @@ def test_the_tag_names_the_knowledge_base_the_panel_asks(on_desktop: Session, kb
         route.abort()
 
     page.route("**/v1/ask", capture)
-    page.goto(listed.add("/kb", clinic_page(kbot.url, kb="clinic_a")))
+    page.goto(listed.add("/kb", clinic_page(kbot.url, kb="asthma")))
     with page.expect_request(re.compile(r"/panel\?")) as opened:
         page.locator(LAUNCHER).click()
-    assert parse_qs(urlsplit(opened.value.url).query)["kb"] == ["clinic_a"]
+    assert parse_qs(urlsplit(opened.value.url).query)["kb"] == ["asthma"]
     frame = panel_frame(page)
     send(frame, QUESTION)
     expect(frame.locator(".kbot-error")).to_be_visible(timeout=WAIT_MS)
-    assert bodies == [{"question": QUESTION, "kb": "clinic_a"}]
+    assert bodies == [{"question": QUESTION, "kb": "asthma"}]
 
     page = on_desktop.page()
     page.goto(listed.add("/bad-kb", clinic_page(kbot.url, kb="../secrets")))

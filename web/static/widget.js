@@ -1,14 +1,15 @@
 /* kbot widget: the one tag a clinic adds to its site.
  *
  *   <script src="https://kbot.example/widget.js" data-kbot-endpoint="https://kbot.example"
- *           data-kbot-title="Ask a question" async></script>
+ *           data-kbot-title="Ask our health library" async></script>
  *
  * Optional attributes:
  *   data-kbot-color="#0b5fad"        accent colour; the text on it is black or white, whichever contrasts more
  *   data-kbot-position="left"        the launcher bottom left (default bottom right)
- *   data-kbot-starters="First?|Second?"   up to four starter questions
+ *   data-kbot-starters="What is it used for?|What are the side effects?"   up to four starter questions
  *   data-kbot-api-key="..."          the clinic's key, when kbot's operator turned keys on
- *   data-kbot-kb="NAME"              the knowledge base to ask (letters, digits, - and _; default: kbot's default)
+ *   data-kbot-kb="NAME"              the knowledge base to ask (lower-case letters, digits, - and _, up to 40;
+ *                                    default: kbot's "default")
  *   data-kbot-help-lines='[{"name": "...", "action": "...", "phone": "...", "sms": "..."}]'
  *                                    the help lines shown when the chat can't open (a JSON list; default: the US
  *                                    lines, 988, 911 and Poison Control). phone and sms become tel: and sms: links
@@ -101,8 +102,8 @@
 
   function kbName(raw) {
     if (!raw) return "";
-    if (/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/.test(raw)) return raw;
-    warn("data-kbot-kb must be a knowledge base's name (letters, digits, - and _); asking the default one");
+    if (/^[a-z0-9][a-z0-9_-]{0,39}$/.test(raw)) return raw;
+    warn("data-kbot-kb must be a knowledge base's name (lower-case letters, digits, - and _); asking the default one");
     return "";
   }
 
