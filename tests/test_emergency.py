@@ -94,7 +94,8 @@ NOT_EMERGENCY_TOPIC = [
 
 @pytest.fixture(scope="module")
 def gate() -> SafetyGate:
-    return SafetyGate.from_file()
+    """The ketamine knowledge base's gate: the packaged rules plus seeds/safety.toml."""
+    return SafetyGate.from_file(Path(__file__).resolve().parents[1] / "seeds" / "safety.toml")
 
 
 # ------------------------------------------------------------------------------------------------------- the gate
@@ -210,7 +211,8 @@ def test_declined_and_crisis_replies_are_unchanged(fake_service: KbotService) ->
     declined = fake_service.ask("can i use narcan with my suboxone")
     assert declined.status is Status.DECLINED and declined.resources == ()
     crisis = fake_service.ask("my friend is not breathing")
-    assert crisis.status is Status.CRISIS and crisis.resources == fake_service.resources
+    assert crisis.status is Status.CRISIS and set(crisis.resources) == set(fake_service.resources)
+    assert crisis.resources[0].phone == "911"  # the line for someone not breathing first
     assert "If someone is in danger now:" not in crisis.text
 
 

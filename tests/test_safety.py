@@ -14,11 +14,12 @@ from typing import Any
 import pytest
 
 from kbot import safety
-from kbot.errors import KbotError
 from kbot.evaluation.gold import load_gold
 from kbot.safety import SafetyGate, Verdict, default_gate
 
-GOLD = Path(__file__).resolve().parents[1] / "eval" / "gold.jsonl"
+ROOT = Path(__file__).resolve().parents[1]
+GOLD = ROOT / "eval" / "gold.jsonl"
+KB_RULES = ROOT / "seeds" / "safety.toml"  # the ketamine knowledge base's additions
 
 # ------------------------------------------------------------------------------------------------------------ tables
 CRISIS = [
@@ -103,6 +104,8 @@ CRISIS = [
     "not breathing after taking pills help",
     "i cant breath",
     "i feel like im dying after my infusion",
+    "im having a heart attack",
+    "i think i am having a stroke help",
     "we found him unresponsive",
     # poisoning
     "my 2 year old ate some of my pills",
@@ -886,7 +889,8 @@ CRISIS_AND_ADVICE = [
 # ------------------------------------------------------------------------------------------------------- fixtures
 @pytest.fixture(scope="module")
 def gate() -> SafetyGate:
-    return SafetyGate.from_file()
+    """The ketamine knowledge base's gate: the packaged rules plus seeds/safety.toml."""
+    return SafetyGate.from_file(KB_RULES)
 
 
 def _packaged() -> dict[str, Any]:
@@ -967,7 +971,7 @@ def test_every_bank_fires_in_the_tables(gate: SafetyGate) -> None:
 def test_needle_prefilter_changes_no_verdict(gate: SafetyGate, monkeypatch: pytest.MonkeyPatch) -> None:
     """Skipping a pattern whose needles are absent is only a speed-up: with no needles, every verdict is the same."""
     monkeypatch.setattr(safety, "_needles", lambda body: None)
-    unfiltered = SafetyGate.from_file()
+    unfiltered = SafetyGate.from_file(KB_RULES)
     for question in CRISIS + ADVICE + OK + [q for pair in CRISIS_AND_ADVICE for q in pair]:
         assert unfiltered.classify(question) == gate.classify(question), question
 
@@ -1072,68 +1076,3 @@ def test_packaged_phrases_are_in_normal_form(gate: SafetyGate) -> None:
     for name, spec in _banks(_packaged()).items():
         for phrase in spec.get("phrases", []):
             assert gate.normalise(phrase) == phrase, f"{name}: {phrase!r} normalises to {gate.normalise(phrase)!r}"
-
-
-# --------------------------------------------------------------------------------------------- custom rules files
-CUSTOM = """
-[vars]
-who = '(?:my cat|my dog)'
-
-[crisis.pets]
-phrases = ["purple elephant"]
-patterns = ['{who} ate chocolate']
-
-[crisis.general]
-unless_educational = true
-phrases = ["stampede"]
-
-[educational]
-patterns = ['^what is']
-
-[advice.direct]
-patterns = ['should i feed']
-
-[advice.acts]
-phrases = ["treats"]
-
-[advice.anchors]
-phrases = ["i"]
-"""
-
-
-def test_custom_rules_file(tmp_path: Path, gate: SafetyGate) -> None:
-    path = tmp_path / "rules.toml"
-    path.write_text(CUSTOM, encoding="utf-8")
-    custom = SafetyGate.from_file(path)
-    assert gate.classify("purple elephant").kind == "ok"  # the packaged rules do not know it
-    assert custom.classify("Purple   elephant!") == Verdict("crisis", "crisis.pets: purple elephant")
-    assert custom.classify("my dog ate chocolate").rule == "crisis.pets: {who} ate chocolate"
-    assert custom.classify("a stampede").kind == "crisis"
-    assert custom.classify("what is a stampede").kind == "ok"  # unless_educational
-    assert custom.classify("should i feed it").kind == "advice"
-    assert custom.classify("can i give treats").rule == "advice.acts: treats + advice.anchors: i"
-    assert custom.classify("dogs like treats").kind == "ok"  # an act without an anchor
-    assert custom.classify("kms").kind == "ok"
-
-
-@pytest.mark.parametrize(
-    ("change", "message"),
-    [
-        (lambda t: t.replace("'{who} ate chocolate'", "'(unclosed'"), "does not compile"),
-        (lambda t: t.replace("{who}", "{nobody}"), "{nobody} is not defined"),
-        (lambda t: t.replace('phrases = ["stampede"]', "phrases = []"), "has no phrases or patterns"),
-        (lambda t: t.replace("[advice.anchors]", "[advice.other]"), "[anchors] table is missing"),
-        (lambda t: t + "\n[oops", "is not valid TOML"),
-    ],
-)
-def test_bad_rules_file_says_what_is_wrong(tmp_path: Path, change: Any, message: str) -> None:
-    path = tmp_path / "rules.toml"
-    path.write_text(change(CUSTOM), encoding="utf-8")
-    with pytest.raises(KbotError) as err:
-        SafetyGate.from_file(path)
-    assert message in str(err.value) and str(path) in str(err.value)
-
-
-def test_missing_rules_file(tmp_path: Path) -> None:
-    with pytest.raises(KbotError, match="Cannot read"):
-        SafetyGate.from_file(tmp_path / "nope.toml")

@@ -30,6 +30,7 @@ from kbot.errors import CatalogError
 
 CATALOG_FILE = "sources.toml"
 CALIBRATION_FILE = "abstention.toml"  # written by `kbot calibrate`
+SAFETY_FILE = "safety.toml"  # the knowledge base's additions to the safety rules (kbot.safety_rules)
 ARTICLE_SUFFIXES = (".txt", ".md")
 KINDS = ("editorial", "clinic_marketing")
 TEXT_FIELDS = ("title", "publisher", "url", "updated", "kind")
@@ -186,9 +187,9 @@ def _unlisted(seeds_dir: Path, entries: dict[str, Any]) -> list[Problem]:
 
 
 def unread_files(seeds_dir: Path) -> list[str]:
-    """Files in ``seeds_dir`` that are neither an article (.txt, .md) nor kbot's own (sources.toml, abstention.toml),
-    hidden files aside: ingest skips them and says so, since a curator who drops in a saved .html page or a .pdf
-    expects it to be read."""
+    """Files in ``seeds_dir`` that are neither an article (.txt, .md) nor kbot's own (sources.toml, abstention.toml,
+    safety.toml), hidden files aside: ingest skips them and says so, since a curator who drops in a saved .html page or
+    a .pdf expects it to be read."""
     if not seeds_dir.is_dir():
         return []
     return sorted(
@@ -197,7 +198,7 @@ def unread_files(seeds_dir: Path) -> list[str]:
         if p.is_file()
         and not p.name.startswith(".")
         and p.suffix.lower() not in ARTICLE_SUFFIXES
-        and p.name not in (CATALOG_FILE, CALIBRATION_FILE)
+        and p.name not in (CATALOG_FILE, CALIBRATION_FILE, SAFETY_FILE)
     )
 
 

@@ -23,7 +23,8 @@ from kbot.errors import IndexMissing, InvalidQuestion
 from kbot.index import Index, build_index, load_index
 from kbot.quotes import QuoteSelector
 from kbot.retrieval import Retriever
-from kbot.safety import SafetyGate
+from kbot.safety import SafetyGate, Verdict, order_help_lines
+from kbot.safety_rules import rules_in
 
 # Used only when seeds/abstention.toml is missing: what `kbot calibrate` chose for the first knowledge base before
 # word pieces joined retrieval (its file now says min_coverage 0.58). A starting point, not a calibration.
@@ -78,13 +79,18 @@ class KbotService:
             embedder=embedder,
             retriever=Retriever(index, settings.top_passages),
             selector=QuoteSelector(max_quotes=settings.max_quotes),
-            safety=SafetyGate.from_file(),
+            safety=SafetyGate.from_file(rules_in(settings.seeds_dir)),
             abstention=load_abstention(settings),
         )
 
     @property
     def resources(self) -> tuple[Resource, ...]:
         return tuple(Resource(h.name, h.action, h.phone, h.sms) for h in self.settings.help_lines)
+
+    def help_lines(self, verdict: Verdict) -> tuple[Resource, ...]:
+        """Every help line, those for the verdict's emergency first."""
+        lines = order_help_lines(self.settings.help_lines, verdict)
+        return tuple(Resource(h.name, h.action, h.phone, h.sms) for h in lines)
 
     def sources(self) -> list[SourceMeta]:
         return [d.meta for d in self.index.documents.values()]
@@ -104,7 +110,7 @@ class KbotService:
         for text, verdict, query, enc in zip(texts, verdicts, queries, encoded, strict=True):
             notice = self.settings.notice
             if verdict.kind == "crisis":
-                answers.append(compose.crisis(text, self.resources, notice))
+                answers.append(compose.crisis(text, self.help_lines(verdict), notice))
             elif verdict.kind == "advice":
                 answers.append(compose.declined(text, self.suggestions(enc.vector), notice, verdict.rule))
             else:  # an answer about an emergency carries the help lines too: its reader may be facing one
