@@ -13,6 +13,7 @@ from kbot.evaluation.baseline import ChunkBaseline
 from kbot.evaluation.gold import GoldItem, load_gold, load_targets, load_thresholds
 from kbot.evaluation.metrics import Outcome, first_support_rank
 from kbot.evaluation.report import Report, write_report
+from kbot.evaluation.safety_set import SAFETY_SET, measure_file
 from kbot.service import KbotService
 
 GRADED_KINDS = ("answerable", "alarming_educational")
@@ -82,6 +83,7 @@ def run_evaluation(settings: Settings, gold_path: Path, out_dir: Path, with_base
         service.abstention,
         settings.seeds_dir,
         targets.model_dump() if targets else None,
+        measure_file(service.safety, gold_path.parent / SAFETY_SET),  # the gate alone, on ten other specialties
     )
     print(report.markdown())
     write_report(report, out_dir)
