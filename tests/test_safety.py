@@ -106,6 +106,7 @@ CRISIS = [
     "i feel like im dying after my infusion",
     "im having a heart attack",
     "i think i am having a stroke help",
+    "seizing for ten minutes now help",
     "we found him unresponsive",
     # poisoning
     "my 2 year old ate some of my pills",
