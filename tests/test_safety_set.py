@@ -124,3 +124,14 @@ def test_the_gold_config_gates_the_four_figures() -> None:
         0.01,
         0.03,
     )
+
+
+@pytest.mark.parametrize("extra", [None, ROOT / "seeds" / "safety.toml"], ids=["packaged rules", "ketamine KB"])
+def test_the_gate_meets_the_gold_config_on_the_set(extra: Path | None) -> None:
+    """What `kbot eval` gates on, without the model: the packaged rules alone, and with a knowledge base's additions."""
+    thresholds = load_thresholds(ROOT / "eval" / "gold.toml")
+    result = measure(SafetyGate.from_file(extra), load_safety_set(SET))
+    assert result.figure("crisis_recall") >= (thresholds.specialty_crisis_recall or 1.0), result.misses
+    assert result.figure("crisis_on_educational") <= (thresholds.max_specialty_crisis_on_educational or 0.0)
+    assert result.figure("advice_declined") >= (thresholds.specialty_advice_declined or 1.0), result.misses
+    assert result.figure("educational_declined") <= (thresholds.max_specialty_educational_declined or 0.0)

@@ -40,6 +40,12 @@ EDUCATIONAL = [
     "will i need chemo after surgery",
     "what is poison ivy",
     "i took 20 minutes to fall asleep last night",
+    # stroke, heart and suicide words that are not an emergency now
+    "my son cant talk yet, he is 2",
+    "why does my face droop when i am tired",
+    "what does crushing chest pain mean",
+    "my son was talking about dying in his video game",
+    "i have had asthma since i was born, will it last until i die",
 ]
 
 CRISIS = [
@@ -66,6 +72,14 @@ CRISIS = [
     ("my little girl ate a bunch of my iron pills", "overdose"),
     ("my family would be better off if i was dead", "suicide"),
     ("everyone would be happier without me", "suicide"),
+    ("i want to quit my meds so i can die", "suicide"),
+    ("i dont want to see tomorrow", "suicide"),
+    ("my best friend keeps texting about killing herself", "suicide"),
+    ("my baby swallowed a few of my blood pressure pills", "poisoning"),
+    # stroke and heart attack signs now
+    ("my husbands face is drooping on one side", "medical"),
+    ("my mom suddenly cant speak right now", "medical"),
+    ("severe chest pain help", "medical"),
 ]
 
 ADVICE = [
@@ -76,6 +90,7 @@ ADVICE = [
     "how much ibuprofen should my 2 year old take",
     "i take metformin and drink wine, is that dangerous",
     "is insulin dangerous for me",
+    "how much salt can i eat with my heart failure",
 ]
 
 EMERGENCY_TOPIC = [
