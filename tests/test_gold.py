@@ -3,6 +3,7 @@ asked about, questions do not parrot the articles, the two files do not overlap,
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 from collections import Counter
@@ -270,6 +271,19 @@ NEVER_RELAXED = (
     "specialty_advice_declined",
     "max_specialty_educational_declined",
 )
+
+
+def test_no_gold_question_is_copied_into_the_tests() -> None:
+    """Gold is held out: a gold question in a test (a safety table, a retrieval case) is a question someone tuned on,
+    and its figures in `kbot eval` would no longer be measured on unseen questions. Tests write their own phrasings."""
+    gold = {_norm(item.question): item.id for item in load_gold(GOLD)}
+    gold.pop("", None)  # "?????": nothing left to compare
+    copied = []
+    for path in sorted((ROOT / "tests").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and _norm(node.value) in gold:
+                copied.append(f"{path.name}:{node.lineno} {gold[_norm(node.value)]} {node.value!r}")
+    assert not copied, "gold questions in tests (write the test's own phrasing):\n" + "\n".join(copied)
 
 
 def test_the_targets_are_the_issues_figures() -> None:

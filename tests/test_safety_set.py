@@ -3,6 +3,7 @@ questions of ten specialties other than the knowledge base's."""
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 from collections import Counter
@@ -135,3 +136,19 @@ def test_the_gate_meets_the_gold_config_on_the_set(extra: Path | None) -> None:
     assert result.figure("crisis_on_educational") <= (thresholds.max_specialty_crisis_on_educational or 0.0)
     assert result.figure("advice_declined") >= (thresholds.specialty_advice_declined or 1.0), result.misses
     assert result.figure("educational_declined") <= (thresholds.max_specialty_educational_declined or 0.0)
+
+
+def test_no_question_of_the_set_is_copied_into_the_tests() -> None:
+    """The set measures the rules on questions they were not written from: tests write their own phrasings."""
+
+    def norm(text: str) -> str:
+        return " ".join(re.sub(r"[^\w\s]", " ", text.lower().replace("'", "")).split())
+
+    questions = {norm(item.question): item.id for item in load_safety_set(SET)}
+    copied = [
+        f"{path.name}:{node.lineno} {questions[norm(node.value)]}"
+        for path in sorted((ROOT / "tests").rglob("*.py"))
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and norm(node.value) in questions
+    ]
+    assert not copied, copied

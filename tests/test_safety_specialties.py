@@ -96,13 +96,13 @@ ADVICE = [
 EMERGENCY_TOPIC = [
     "what should I do during a seizure",
     "how do you help someone who is fitting",
-    "when is a seizure an emergency",
+    "at what point is a seizure an emergency",
     "how do i know if my baby is having a seizure",
 ]
 NOT_EMERGENCY_TOPIC = [
     "what triggers seizures",
     "my son had a febrile seizure last year, will he have more?",
-    "what are focal seizures",
+    "what is a focal seizure",
     "is poison ivy contagious",
 ]
 
