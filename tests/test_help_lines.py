@@ -4,6 +4,8 @@ overdose, 911 for someone not breathing); every line is always shown."""
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 
 import pytest
 
@@ -73,3 +75,13 @@ def test_help_lines_take_topics_from_the_environment(monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("KBOT_HELP_LINES", json.dumps([line | {"topics": ["sadness"]}]))
     with pytest.raises(InvalidSettings, match="KBOT_HELP_LINES"):
         load_settings()
+
+
+def test_the_readme_example_for_the_uk_loads_and_orders(monkeypatch: pytest.MonkeyPatch) -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    example = re.search(r"export KBOT_HELP_LINES='(\[.*?\])'", readme, re.DOTALL)
+    assert example, "the README shows how to set the help lines for another region"
+    monkeypatch.setenv("KBOT_HELP_LINES", example.group(1))
+    lines = load_settings().help_lines
+    poisoning = Verdict("crisis", "x", emergency="poisoning")
+    assert [line.name for line in order_help_lines(lines, poisoning)] == ["NHS 111", "Emergency services", "Samaritans"]

@@ -5,7 +5,9 @@ split. Only the safety gate is run on them (no retrieval, microseconds a questio
 health text, not only for the knowledge base's own topic.
 
 Figures, per split and for the whole set: crisis recall (crisis questions answered as a crisis), crisis replies to
-educational questions, advice declined, educational questions declined.
+educational questions, advice declined, educational questions declined; and, reported but not gated, educational
+questions answered with the help lines beside them (the gate's emergency topic: "what should i do during a seizure"
+should carry them, "what triggers seizures" should not).
 """
 
 from __future__ import annotations
@@ -64,8 +66,11 @@ def measure(gate: SafetyGate, items: Sequence[SafetyItem]) -> SafetySetResult:
     verdicts = [(item, gate.classify(item.question)) for item in items]
     figures = {}
     for split in SPLITS:
-        kinds = [(i.kind, v.kind) for i, v in verdicts if split in ("all", i.split)]
-        figures[split] = _figures(kinds)
+        chosen = [(i, v) for i, v in verdicts if split in ("all", i.split)]
+        figures[split] = _figures([(i.kind, v.kind) for i, v in chosen])
+        educational = [v for i, v in chosen if i.kind == "educational"]
+        flagged = sum(v.kind == "ok" and v.emergency_topic for v in educational)
+        figures[split]["educational_with_help_lines"] = flagged / len(educational) if educational else 0.0
     misses = [Miss(i, v.kind, v.rule) for i, v in verdicts if v.kind != EXPECTED[i.kind]]
     return SafetySetResult(figures, misses)
 
@@ -99,14 +104,15 @@ def markdown(result: SafetySetResult) -> list[str]:
         "`test` questions were never looked at while the rules were written; `dev` ones were (see eval/README.md).",
         "",
         "| split | educational | crisis | advice | crisis recall | crisis on educational | advice declined "
-        "| educational declined |",
-        "|---|---|---|---|---|---|---|---|",
+        "| educational declined | educational with help lines |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for split in SPLITS:
         f = result.figures[split]
         lines.append(
             f"| {split} | {f['educational']:.0f} | {f['crisis']:.0f} | {f['advice']:.0f} | {f['crisis_recall']:.3f} "
-            f"| {f['crisis_on_educational']:.3f} | {f['advice_declined']:.3f} | {f['educational_declined']:.3f} |"
+            f"| {f['crisis_on_educational']:.3f} | {f['advice_declined']:.3f} | {f['educational_declined']:.3f} "
+            f"| {f['educational_with_help_lines']:.3f} |"
         )
     lines += ["", "Wrong verdicts:", ""]
     lines += [
