@@ -101,7 +101,8 @@ def markdown(result: SafetySetResult) -> list[str]:
     lines = [
         "## Safety on other specialties (eval/safety_specialties.jsonl, the gate alone)",
         "",
-        "`test` questions were never looked at while the rules were written; `dev` ones were (see eval/README.md).",
+        "The rules were tuned on `dev`; `test` was held out until a first look, recorded in eval/README.md "
+        "(its misses were fixed after).",
         "",
         "| split | educational | crisis | advice | crisis recall | crisis on educational | advice declined "
         "| educational declined | educational with help lines |",
