@@ -84,7 +84,7 @@ class KbotService:
         answers: list[Answer] = []
         for base, text, verdict, query, enc in zip(bases, texts, verdicts, queries, encoded, strict=True):
             if verdict.kind == "crisis":
-                answers.append(compose.crisis(text, base.resources, base.notice))
+                answers.append(compose.crisis(text, base.help_lines(verdict), base.notice))
             elif verdict.kind == "advice":
                 answers.append(compose.declined(text, suggestions(base, enc.vector), base.notice, verdict.rule))
             else:  # an answer about an emergency carries the help lines too: its reader may be facing one

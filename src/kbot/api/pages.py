@@ -90,7 +90,7 @@ def tel_digits(phone: str) -> str:
 
 def help_line_data(lines: list[HelpLine]) -> list[dict[str, str]]:
     """The help lines for chat.js, which shows them before the error text whenever the API fails."""
-    return [line.model_dump() for line in lines]
+    return [line.model_dump(include={"name", "action", "phone", "sms"}) for line in lines]
 
 
 @lru_cache(maxsize=8)
