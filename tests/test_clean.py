@@ -11,8 +11,9 @@ import pytest
 
 from kbot.catalog import load_catalog
 from kbot.clean import explain, line_rule, mark_furniture, rules, signals
-from kbot.corpus import parse_blocks, read_corpus, read_document
+from kbot.corpus import parse_blocks, read_document
 from kbot.domain import Block, BlockKind, Document, SourceMeta
+from kbot.index import read_corpus
 
 SEEDS = Path(__file__).resolve().parents[1] / "seeds"
 

@@ -19,14 +19,16 @@ from typing import Any
 
 import pytest
 
-from kbot.catalog import load_catalog, unread_files
+from kbot.catalog import load_catalog
 from kbot.chunking import sentence_rows
 from kbot.config import Settings
 from kbot.corpus import read_document
 from kbot.domain import BlockKind, Status
 from kbot.embedding import FakeEmbedder
 from kbot.errors import KbotError
+from kbot.folder import unread_files
 from kbot.index import build_index
+from kbot.knowledge_base import load_profile
 from kbot.medquad import convert
 from kbot.medquad.article import grouped_answers, heading, title
 from kbot.medquad.documents import MedquadDocument, Section, named, read_documents, spread
@@ -250,6 +252,7 @@ def test_the_manifest_lists_each_document_and_its_split(kb: Path, data: Path) ->
 
 def test_kb_toml_has_title_intro_starters_and_attribution(kb: Path) -> None:
     settings = tomllib.loads((kb / "kb.toml").read_text(encoding="utf-8"))
+    assert load_profile(kb).model_dump(include={"title", "intro", "starters", "attribution"}) == settings
     assert settings["title"] == "Ask about health topics (NIH)"
     assert "MedQuAD" in settings["intro"]
     assert settings["attribution"] == ATTRIBUTION
@@ -587,7 +590,7 @@ def test_real_articles_build_an_index_kbot_answers_from(
 ) -> None:
     from kbot.service import KbotService
 
-    manifest = build_index(real_kb, tmp_path / "index", fake_embedder)
+    manifest = build_index(real_kb, tmp_path / "index" / "default", fake_embedder)
     assert manifest["counts"]["documents"] == 20
     settings = make_settings(seeds_dir=real_kb, index_dir=tmp_path / "index", model_name=FakeEmbedder.name)
     service = KbotService.load(settings, embedder=fake_embedder)

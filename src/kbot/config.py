@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import BaseModel, Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
+from kbot.domain import Emergency
 from kbot.errors import InvalidSettings
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -28,6 +29,8 @@ class HelpLine(BaseModel):
     action: str
     phone: str = ""
     sms: str = ""
+    # The emergencies this line is for: a crisis reply shows the lines for its emergency first, all of them always.
+    topics: list[Emergency] = Field(default_factory=list)
 
 
 US_HELP_LINES = [
@@ -36,13 +39,20 @@ US_HELP_LINES = [
         action="Call or text 988, any time, day or night",
         phone="988",
         sms="988",
+        topics=["suicide", "self_harm", "lethality"],
     ),
     HelpLine(
         name="Emergency services",
         action="Call 911 for an emergency, or if someone is not breathing or will not wake up",
         phone="911",
+        topics=["breathing", "unresponsive", "medical", "overdose", "poisoning"],
     ),
-    HelpLine(name="Poison Control", action="Call Poison Control at 1-800-222-1222", phone="1-800-222-1222"),
+    HelpLine(
+        name="Poison Control",
+        action="Call Poison Control at 1-800-222-1222",
+        phone="1-800-222-1222",
+        topics=["poisoning", "overdose"],
+    ),
 ]
 
 
@@ -51,9 +61,14 @@ class Settings(BaseSettings):
 
     # Where things are
     seeds_dir: Path = Field(
-        default_factory=lambda: _default_dir("seeds"), description="Folder of articles and sources.toml"
+        default_factory=lambda: _default_dir("seeds"), description="Folder of the knowledge base named default"
     )
-    index_dir: Path = Field(default_factory=lambda: _default_dir("index"), description="Folder of the built index")
+    knowledge_bases: dict[str, Path] = Field(
+        default_factory=dict, description="More knowledge bases: name -> folder (JSON object)"
+    )
+    index_dir: Path = Field(
+        default_factory=lambda: _default_dir("index"), description="Folder of the indexes, one per knowledge base"
+    )
     web_dir: Path = Field(
         default_factory=lambda: _default_dir("web"), description="Folder of templates and widget files"
     )
@@ -92,6 +107,9 @@ class Settings(BaseSettings):
         default_factory=list, description="Accepted X-API-Key values; empty means no key needed"
     )
     api_keys_file: Path | None = Field(None, description="File with one API key per line (adds to api_keys)")
+    api_key_scopes: dict[str, list[str]] = Field(
+        default_factory=dict, description="Keys limited to some knowledge bases: key -> names (JSON); adds the keys"
+    )
     rate_limit_per_minute: int = Field(60, description="Requests per minute per key or client address (0 = off)")
     trust_forwarded_for: bool = Field(
         False, description="Take the client address from X-Forwarded-For (behind a proxy)"
@@ -100,6 +118,9 @@ class Settings(BaseSettings):
     cache_size: int = Field(1024, description="Answers to repeated questions kept in memory")
     batch_wait_ms: float = Field(2.0, description="How long a question waits for others to share one model call")
     batch_max: int = Field(32, description="Most questions encoded in one model call")
+    reload_interval: float = Field(
+        2.0, gt=0, description="Seconds between checks for a rebuilt index, served without a restart"
+    )
 
 
 def load_settings(**overrides: Any) -> Settings:
