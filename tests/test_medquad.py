@@ -539,7 +539,8 @@ def test_kbot_medquad_prints_what_it_wrote(data: Path, tmp_path: Path) -> None:
     out = tmp_path / "kb"
     result = run_kbot("medquad", str(data.parent), "--out", str(out), "--split", "dev", "--source", "GHR")
     assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith(f"Wrote 1 articles to {out} (dev 1; GHR 1)")
+    assert result.stdout.startswith(f"Wrote 1 article to {out} (dev 1; GHR 1)")
+    assert f"""Next: export KBOT_KNOWLEDGE_BASES='{{"kb": "{out}"}}', then kbot sources --kb kb""" in result.stdout
     again = run_kbot("medquad", str(data.parent), "--out", str(out))
     assert_friendly_failure(again)
     assert "--force" in again.stderr

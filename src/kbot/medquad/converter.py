@@ -12,6 +12,8 @@ The folder is written whole or not at all: into a hidden sibling folder first, r
 from __future__ import annotations
 
 import json
+import re
+import shlex
 import shutil
 import tempfile
 from collections import Counter
@@ -35,6 +37,8 @@ from kbot.medquad.documents import (
 from kbot.medquad.kb_files import KB_FILE, MANIFEST, PUBLISHERS, catalog_text, kb_text, manifest
 from kbot.medquad.layout import answer_words
 
+_KB_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")  # a name KBOT_KNOWLEDGE_BASES accepts
+
 
 @dataclass(frozen=True)
 class Converted:
@@ -45,18 +49,23 @@ class Converted:
     skipped: tuple[tuple[str, str], ...]  # (document id, why)
 
     def report(self) -> str:
+        """What was written, by split and site, what was skipped, and how to serve it."""
         splits = Counter(doc.split for _, doc in self.articles)
         sites = Counter(doc.source for _, doc in self.articles)
-        lines = [
-            f"Wrote {len(self.articles)} articles to {self.folder} ("
-            + ", ".join(f"{split} {n}" for split, n in sorted(splits.items()))
-            + "; "
-            + ", ".join(f"{site} {n}" for site, n in sorted(sites.items()))
-            + f"), with sources.toml, {KB_FILE}, and {MANIFEST} (each document's id and split).",
-            *(f"Skipped {doc_id}: {why}." for doc_id, why in self.skipped),
-            f"Next: kbot sources --seeds {self.folder}, then kbot ingest --seeds {self.folder} --index FOLDER.",
-        ]
-        return "\n".join(lines)
+        count = f"{len(self.articles)} article" + ("s" if len(self.articles) != 1 else "")
+        name = self.folder.name.lower() if _KB_NAME.fullmatch(self.folder.name.lower()) else "nih"
+        kbs = shlex.quote(json.dumps({name: str(self.folder)}))
+        return "\n".join(
+            [
+                f"Wrote {count} to {self.folder} ("
+                + ", ".join(f"{split} {n}" for split, n in sorted(splits.items()))
+                + "; "
+                + ", ".join(f"{site} {n}" for site, n in sorted(sites.items()))
+                + f"), with sources.toml, {KB_FILE}, and {MANIFEST} (each document's id and split).",
+                *(f"Skipped {doc_id}: {why}." for doc_id, why in self.skipped),
+                f"Next: export KBOT_KNOWLEDGE_BASES={kbs}, then kbot sources --kb {name} and kbot ingest --kb {name}.",
+            ]
+        )
 
 
 def convert(
