@@ -157,11 +157,17 @@ def test_bad_input_gets_a_clear_json_error_that_never_echoes_it(
         assert error["fields"], "a 422 names the rejected field"
 
 
-def test_an_extra_field_is_named_without_its_value(client: TestClient) -> None:
-    response = client.post("/v1/ask", json={"question": QUESTION, "history": SECRET})
+@pytest.mark.parametrize("name", ["history", f"My name is Zelda 555-867-5309 {SECRET}"])
+def test_an_unknown_field_is_refused_without_its_name_or_value(
+    client: TestClient, name: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="kbot")
+    response = client.post("/v1/ask", json={"question": QUESTION, name: SECRET})
     error = assert_error(response, 422, "invalid_request")
-    assert error["fields"] == {"history": "is not an accepted field"}
-    assert SECRET not in response.text
+    assert list(error["fields"]) == ["body"]
+    assert "does not accept" in error["fields"]["body"]
+    assert name not in response.text and SECRET not in response.text
+    assert name not in caplog.text and SECRET not in caplog.text
 
 
 def test_the_length_cap_comes_from_the_settings(make_settings: Callable[..., Settings], fake_service: Any) -> None:
@@ -310,6 +316,40 @@ def test_logs_carry_id_status_latency_outcome_and_questions_only_when_asked(
     assert f"outcome={response.json()['status']}" in line
     assert (SECRET in line) is log_questions
     assert not any(SECRET in line and "method=GET" in line for line in _log_lines(caplog)), "query strings not logged"
+
+
+FORGED = "2026-12-05 06:00:00,000 ERROR kbot.api request_id=0 method=GET path=/ status=500"
+
+
+@pytest.mark.parametrize(
+    ("path", "logged"),
+    [
+        ("/x%0a" + FORGED.replace(" ", "%20"), "(unknown)"),  # a newline that would start a forged log line
+        ("/x%00%0d%1b[31m" + SECRET, "(unknown)"),  # NUL, carriage return and a terminal escape
+        ("/v1/sources/" + SECRET, "/v1/sources/{source_id}"),
+        ("/static/" + SECRET + ".js", "/static/{path:path}"),
+        ("/v1/sources?" + SECRET, "/v1/sources"),
+    ],
+)
+def test_the_log_names_the_route_never_the_path_as_sent(
+    client: TestClient, path: str, logged: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="kbot")
+    rid = client.get(path).headers["x-request-id"]
+    (line,) = [line for line in _log_lines(caplog) if rid in line]
+    assert f" path={logged} " in line
+    assert SECRET not in caplog.text and "2026-12-05" not in caplog.text
+    assert not any(c in line for c in "\n\r\x00\x1b")
+
+
+def test_a_request_refused_before_routing_is_logged_with_its_route(
+    client: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="kbot")
+    response = client.post("/v1/ask", content=b"x" * 10_000, headers={"content-type": "application/json"})
+    assert response.status_code == 413
+    (line,) = [line for line in _log_lines(caplog) if response.headers["x-request-id"] in line]
+    assert " path=/v1/ask status=413 " in line
 
 
 class _Broken:

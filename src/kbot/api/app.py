@@ -104,15 +104,17 @@ def create_app(settings: Settings, service: "KbotService | None" = None, *, load
         allow_headers=["Content-Type", API_KEY_HEADER, "X-Request-ID"],
         expose_headers=["X-Request-ID", "Retry-After"],
     )
-    app.add_middleware(RequestContext, log_questions=settings.log_questions)  # outermost: ids and logs for all
+    from kbot.api.pages import router as pages_router
+
+    routers = [_health_routes(runtime), _v1_routes(runtime), pages_router]
+    fixed_paths = frozenset(r.path for router in routers for r in router.routes if "{" not in r.path)  # type: ignore[attr-defined]
+    # outermost: ids and logs for all
+    app.add_middleware(RequestContext, log_questions=settings.log_questions, known_paths=fixed_paths)
     app.add_exception_handler(ApiError, _api_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
-    app.include_router(_health_routes(runtime))
-    app.include_router(_v1_routes(runtime))
-    from kbot.api.pages import router as pages_router
-
-    app.include_router(pages_router)
+    for router in routers:
+        app.include_router(router)
     return app
 
 
@@ -296,7 +298,8 @@ _JSON_HINT = 'send a JSON object like {"question": "Is ketamine an opioid?"} wit
 
 
 async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-    """422 that says which field is wrong and why, and never echoes the rejected input (FastAPI's default does)."""
+    """422 that says which field is wrong and why, and never echoes the rejected input (FastAPI's default does), nor
+    the name of a field kbot does not know (``{"My name is Zelda 555-867-5309": 1}``): only kbot's own names."""
     errors = exc.errors()
     if any(e.get("type") == "json_invalid" for e in errors):
         return _error(request, 422, "invalid_json", f"The body is not valid JSON: {_JSON_HINT}")
@@ -304,6 +307,8 @@ async def _validation_error(request: Request, exc: RequestValidationError) -> JS
     for e in errors:
         loc = [str(p) for p in e.get("loc", ())]
         name = ".".join(loc[1:]) if len(loc) > 1 else loc[0] if loc else "request"
+        if e.get("type") == "extra_forbidden":  # a name the caller made up, maybe from what a patient typed
+            name = loc[0] if loc else "request"
         fields.setdefault(name, _describe(e))
     code = "invalid_question" if "question" in fields else "invalid_request"
     message = "; ".join(f"{name}: {why}" for name, why in fields.items())
@@ -321,7 +326,7 @@ def _describe(error: Any) -> str:
     if kind == "string_too_long":
         return f"must be at most {ctx.get('max_length')} characters"
     if kind == "extra_forbidden":
-        return "is not an accepted field"
+        return "holds a field kbot does not accept (its name is not repeated here; /docs lists the accepted ones)"
     if kind in ("model_attributes_type", "dict_type", "model_type"):
         return f"must be a JSON object: {_JSON_HINT}"
     if kind == "value_error":

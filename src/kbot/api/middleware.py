@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 log = logging.getLogger("kbot.api")
 REQUEST_ID_HEADER = "X-Request-ID"
 _SAFE_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+UNKNOWN_ROUTE = "(unknown)"
 
 
 def error_body(scope: Scope, code: str, message: str, **extra: Any) -> dict[str, Any]:
@@ -38,11 +39,13 @@ async def _send_json(send: Send, status: int, body: dict[str, Any], headers: dic
 class RequestContext:
     """Gives each request an id (the caller's X-Request-ID when it is a safe token, else a new one), returns it in
     the X-Request-ID header, answers unhandled errors with a JSON 500, and logs one line per request: id, method,
-    path (never the query string), status, latency and outcome. Question text only when ``log_questions`` is on."""
+    the route's template (never the path as sent, nor its query string), status, latency and outcome. Question text
+    only when ``log_questions`` is on."""
 
-    def __init__(self, app: ASGIApp, log_questions: bool = False) -> None:
+    def __init__(self, app: ASGIApp, log_questions: bool = False, known_paths: frozenset[str] = frozenset()) -> None:
         self.app = app
         self.log_questions = log_questions
+        self.known_paths = known_paths
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -78,8 +81,9 @@ class RequestContext:
 
     def _log(self, scope: Scope, state: dict[str, Any], status: int, latency_ms: float) -> None:
         outcome = state.get("outcome") or ("ok" if status < 400 else "error")
+        route = route_template(scope, self.known_paths)
         line = (
-            f"request_id={state['request_id']} method={scope['method']} path={scope['path'][:200]} "
+            f"request_id={state['request_id']} method={scope['method'][:16]} path={route} "
             f"status={status} latency_ms={latency_ms:.1f} outcome={outcome}"
         )
         if "cache" in state:
@@ -95,6 +99,17 @@ class RequestContext:
         # The message of an exception may quote the question: keep only its type and where it happened.
         frames = "".join(traceback.format_tb(exc.__traceback__))
         log.error("request_id=%s unhandled %s (message withheld)\n%s", request_id, type(exc).__name__, frames)
+
+
+def route_template(scope: Scope, known_paths: frozenset[str] = frozenset()) -> str:
+    """The route a request went to, as declared (``/v1/sources/{source_id}``), never the path as sent: a path is
+    typed by the caller (a patient may put anything in it, a newline that forges a log line included). A request
+    refused before routing (a body over the cap, a CORS preflight) is named by its path only when that is one of
+    ``known_paths``; anything else is ``UNKNOWN_ROUTE``."""
+    path = getattr(scope.get("route"), "path", None)
+    if isinstance(path, str):
+        return path
+    return scope["path"] if scope["path"] in known_paths else UNKNOWN_ROUTE
 
 
 def _request_id(scope: Scope) -> str:
