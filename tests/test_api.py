@@ -170,6 +170,22 @@ def test_an_unknown_field_is_refused_without_its_name_or_value(
     assert name not in caplog.text and SECRET not in caplog.text
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"question": "Is ketamine an opioid?", "question": "' + SECRET.encode() + b'"}',
+        b'{"question": "' + SECRET.encode() + b'", "question": "Is ketamine an opioid?"}',
+        b'{"question": "a", "' + SECRET.encode() + b'": 1, "' + SECRET.encode() + b'": 2}',
+    ],
+    ids=["question twice", "question twice, the harmless one last", "unknown field twice"],
+)
+def test_a_field_named_twice_is_refused(client: TestClient, body: bytes) -> None:
+    response = client.post("/v1/ask", content=body, headers=JSON)
+    error = assert_error(response, 422, "invalid_request")
+    assert error["fields"] == {"body": "names the same field more than once: send each field once"}
+    assert SECRET not in response.text
+
+
 def test_the_length_cap_comes_from_the_settings(make_settings: Callable[..., Settings], fake_service: Any) -> None:
     app = create_app(make_settings(max_question_chars=20), fake_service)
     with TestClient(app) as c:

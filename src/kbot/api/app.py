@@ -28,6 +28,7 @@ from kbot.api import schemas as s
 from kbot.api.batching import CachedAsker, MicroBatcher
 from kbot.api.middleware import BodySizeLimit, RequestContext, error_body
 from kbot.api.security import API_KEY_HEADER, KeyChecker, RateLimiter, client_address, key_fingerprint, load_api_keys
+from kbot.api.strict_json import DUPLICATE_FIELD, StrictJsonRoute
 from kbot.config import Settings
 from kbot.errors import IndexCorrupt, IndexMissing, IndexStale, KbotError
 
@@ -233,7 +234,9 @@ def _v1_routes(runtime: Runtime) -> APIRouter:
                 headers={"WWW-Authenticate": f'ApiKey header="{API_KEY_HEADER}"'},
             )
 
-    router = APIRouter(prefix="/v1", dependencies=[Depends(guard)], responses=s.V1_RESPONSES)
+    router = APIRouter(
+        prefix="/v1", dependencies=[Depends(guard)], responses=s.V1_RESPONSES, route_class=StrictJsonRoute
+    )
 
     @router.post("/ask", response_model=s.AnswerOut, responses=s.ASK_RESPONSES, tags=["ask"], summary="Ask a question")
     async def ask(body: ask_request, request: Request) -> Response:  # type: ignore[valid-type]
@@ -301,6 +304,9 @@ async def _validation_error(request: Request, exc: RequestValidationError) -> JS
     """422 that says which field is wrong and why, and never echoes the rejected input (FastAPI's default does), nor
     the name of a field kbot does not know (``{"My name is Zelda 555-867-5309": 1}``): only kbot's own names."""
     errors = exc.errors()
+    if any((e.get("ctx") or {}).get("error") == DUPLICATE_FIELD for e in errors):
+        why = "names the same field more than once: send each field once"
+        return _error(request, 422, "invalid_request", f"body: {why}", fields={"body": why})
     if any(e.get("type") == "json_invalid" for e in errors):
         return _error(request, 422, "invalid_json", f"The body is not valid JSON: {_JSON_HINT}")
     fields: dict[str, str] = {}
