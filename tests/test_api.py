@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import logging
 import re
 import threading
@@ -253,6 +255,13 @@ def test_health_and_readiness_when_loaded(client: TestClient, fake_service: Kbot
     assert client.get("/readyz").json() == {"status": "ready", "sources": len(fake_service.sources())}
 
 
+@pytest.mark.parametrize("path", ["/healthz", "/readyz"])
+def test_probes_answer_head(client: TestClient, path: str) -> None:
+    response = client.head(path)
+    assert response.status_code == 200
+    assert response.content == b""
+
+
 def test_while_loading_healthz_answers_and_the_rest_is_503(settings: Settings, fake_service: KbotService) -> None:
     release = threading.Event()
 
@@ -424,3 +433,26 @@ def test_interactive_docs_load_their_assets_from_kbot_not_a_cdn(
         served = client.get(f"/static-offline-docs/{asset}")
         assert served.status_code == 200 and len(served.content) > 10_000
     assert not re.search(r"""(?:src|href)=["']?https?://""", html.text), "a script or style from another host"
+
+
+def _policy(response: Any) -> dict[str, str]:
+    directives = [d.strip().split(" ", 1) for d in response.headers["content-security-policy"].split(";")]
+    return {d[0]: d[1] if len(d) > 1 else "" for d in directives}
+
+
+@pytest.mark.parametrize("page", ["/docs", "/redoc", "/docs/oauth2-redirect"])
+def test_interactive_docs_have_a_policy_and_cannot_be_framed(client: TestClient, page: str) -> None:
+    response = client.get(page)
+    policy = _policy(response)
+    assert policy["frame-ancestors"] == "'none'" and response.headers["x-frame-options"] == "DENY"
+    assert policy["default-src"] == "'none'"
+    assert "unsafe-inline" not in policy["script-src"] and "http" not in policy["script-src"]
+    for inline in re.findall(r"<script>(.*?)</script>", response.text, flags=re.DOTALL):  # allowed by hash only
+        digest = base64.b64encode(hashlib.sha256(inline.encode()).digest()).decode()
+        assert f"'sha256-{digest}'" in policy["script-src"]
+
+
+@pytest.mark.parametrize("path", ["/v1/sources", "/healthz", "/openapi.json", "/no-such-page"])
+def test_api_responses_load_nothing_and_cannot_be_framed(client: TestClient, path: str) -> None:
+    policy = _policy(client.get(path))
+    assert policy["default-src"] == "'none'" and policy["frame-ancestors"] == "'none'"

@@ -26,6 +26,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from kbot import __version__
 from kbot.api import schemas as s
 from kbot.api.batching import CachedAsker, MicroBatcher
+from kbot.api.headers import SecurityHeaders
 from kbot.api.middleware import BodySizeLimit, RequestContext, error_body
 from kbot.api.security import API_KEY_HEADER, KeyChecker, RateLimiter, client_address, key_fingerprint, load_api_keys
 from kbot.api.strict_json import DUPLICATE_FIELD, StrictJsonRoute
@@ -39,6 +40,7 @@ log = logging.getLogger("kbot.api")
 Loader = Callable[[Settings], "KbotService"]
 RETRY_WHILE_LOADING = "5"
 WARM_UP_QUESTION = "Is ketamine an opioid?"
+DOCS_PATHS = frozenset({"/docs", "/docs/oauth2-redirect", "/redoc"})  # fastapi-offline's interactive docs
 
 
 class ApiError(Exception):
@@ -97,6 +99,27 @@ def create_app(settings: Settings, service: "KbotService | None" = None, *, load
         openapi_tags=s.TAGS,
     )
     app.state.kbot = runtime
+    from kbot.api.pages import router as pages_router
+
+    routers = [_health_routes(runtime), _v1_routes(runtime), pages_router]
+    _add_middleware(app, settings, _fixed_paths(routers))
+    app.add_exception_handler(ApiError, _api_error)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
+    app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
+    for router in routers:
+        app.include_router(router)
+    return app
+
+
+def _fixed_paths(routers: list[APIRouter]) -> frozenset[str]:
+    """The routes' paths that take no parameter: how a request refused before routing may be logged."""
+    paths = (getattr(r, "path", "") for router in routers for r in router.routes)
+    return frozenset(p for p in paths if p and "{" not in p)
+
+
+def _add_middleware(app: FastAPI, settings: Settings, fixed_paths: frozenset[str]) -> None:
+    """Innermost first: the body cap, CORS, ids and logs for every request (routes logged by their template, or by
+    one of ``fixed_paths``), then the security headers around everything, the JSON 500 included."""
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(
         CORSMiddleware,
@@ -105,18 +128,8 @@ def create_app(settings: Settings, service: "KbotService | None" = None, *, load
         allow_headers=["Content-Type", API_KEY_HEADER, "X-Request-ID"],
         expose_headers=["X-Request-ID", "Retry-After"],
     )
-    from kbot.api.pages import router as pages_router
-
-    routers = [_health_routes(runtime), _v1_routes(runtime), pages_router]
-    fixed_paths = frozenset(r.path for router in routers for r in router.routes if "{" not in r.path)  # type: ignore[attr-defined]
-    # outermost: ids and logs for all
     app.add_middleware(RequestContext, log_questions=settings.log_questions, known_paths=fixed_paths)
-    app.add_exception_handler(ApiError, _api_error)  # type: ignore[arg-type]
-    app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
-    app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
-    for router in routers:
-        app.include_router(router)
-    return app
+    app.add_middleware(SecurityHeaders, docs_paths=DOCS_PATHS)
 
 
 def _lifespan(runtime: Runtime, service: "KbotService | None", loader: Loader | None) -> Any:
@@ -194,6 +207,8 @@ def _health_routes(runtime: Runtime) -> APIRouter:
         service, _ = runtime.ready()
         return {"status": "ready", "sources": len(service.sources())}
 
+    for path, probe in (("/healthz", healthz), ("/readyz", readyz)):  # HEAD too: uptime checks use it
+        router.add_api_route(path, probe, methods=["HEAD"], include_in_schema=False)
     return router
 
 
