@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import logging
 import re
+import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -20,7 +22,7 @@ from kbot.api.schemas import AnswerOut, ErrorResponse, SourceDetail, SourceList
 from kbot.config import Settings
 from kbot.domain import Answer
 from kbot.embedding import FakeEmbedder
-from kbot.errors import IndexMissing, IndexStale
+from kbot.errors import IndexCorrupt, IndexMissing, IndexStale
 from kbot.service import KbotService
 
 QUESTION = "Is ketamine an opioid?"
@@ -284,8 +286,12 @@ def test_while_loading_healthz_answers_and_the_rest_is_503(settings: Settings, f
 @pytest.mark.parametrize(
     ("error", "code"),
     [
-        (IndexMissing("No index has been built in /tmp/x yet.", "kbot ingest"), "index_missing"),
+        (IndexMissing("No index has been built in /srv/secret-path/index yet.", "kbot ingest"), "index_missing"),
         (IndexStale("The sources changed since the index was built: a.txt changed.", "kbot ingest"), "index_stale"),
+        (
+            IndexCorrupt("The index file /srv/secret-path/index/x.npy is missing or damaged.", "kbot ingest"),
+            "index_corrupt",
+        ),
     ],
 )
 def test_an_unusable_index_says_how_to_fix_it(
@@ -296,14 +302,36 @@ def test_an_unusable_index_says_how_to_fix_it(
 
     caplog.set_level(logging.INFO, logger="kbot")
     with TestClient(create_app(settings, loader=failing_load)) as c:
-        deadline = time.monotonic() + 10
-        while c.get("/readyz").json()["error"]["code"] == "not_ready" and time.monotonic() < deadline:
-            time.sleep(0.02)
+        wait_until_loaded(c)
         for response in (c.get("/readyz"), c.post("/v1/ask", json={"question": QUESTION})):
             body = assert_error(response, 503, code)
-            assert body["message"] == error.message  # type: ignore[attr-defined]
             assert body["fix"] == "kbot ingest"
+            assert "rebuil" in body["message"] or "build" in body["message"]
+            assert "/srv/secret-path" not in response.text and "a.txt" not in response.text
     assert error.message in caplog.text and "kbot ingest" in caplog.text  # type: ignore[attr-defined]
+
+
+def wait_until_loaded(client: TestClient) -> None:
+    deadline = time.monotonic() + 10
+    while client.get("/readyz").json()["error"]["code"] == "not_ready" and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
+@pytest.mark.parametrize("files", [[], {"corpus.json": 7}])
+def test_a_damaged_manifest_says_to_rebuild_and_shows_no_server_path(
+    make_settings: Callable[..., Settings], fake_index_dir: Path, tmp_path: Path, files: object
+) -> None:
+    index_dir = tmp_path / "index"
+    shutil.copytree(fake_index_dir, index_dir, symlinks=True)
+    manifest = index_dir / "current" / "manifest.json"
+    manifest.write_text(json.dumps({**json.loads(manifest.read_text()), "files": files}), encoding="utf-8")
+    settings = make_settings(index_dir=index_dir, model_name=FakeEmbedder.name)
+    with TestClient(create_app(settings, loader=lambda s: KbotService.load(s, embedder=FakeEmbedder()))) as c:
+        wait_until_loaded(c)
+        response = c.get("/readyz")
+    body = assert_error(response, 503, "index_corrupt")
+    assert body["fix"] == "kbot ingest"
+    assert str(tmp_path) not in response.text and "/" not in body["message"]
 
 
 # --- request ids and logs --------------------------------------------------------------------------------------------

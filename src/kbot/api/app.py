@@ -158,20 +158,27 @@ def _default_loader(settings: Settings) -> "KbotService":
     return KbotService.load(settings)
 
 
-_LOAD_ERROR_CODES = {IndexMissing: "index_missing", IndexStale: "index_stale", IndexCorrupt: "index_corrupt"}
+# What a caller is told when the index cannot be used: the log has the full message, whose paths (the server's
+# folders) and file names are the operator's business, not every caller's.
+_LOAD_ERRORS = {
+    IndexMissing: ("index_missing", "kbot has no index yet, so it cannot answer; its operator must build one"),
+    IndexStale: ("index_stale", "kbot's index was built from other articles or another model; it must be rebuilt"),
+    IndexCorrupt: ("index_corrupt", "kbot's index is damaged or incomplete; it must be rebuilt"),
+}
+_LOAD_FAILED = ("load_failed", "kbot failed to load its model and index; see the server log")
 
 
 async def _load(runtime: Runtime, loader: Loader) -> None:
     try:
         service = await asyncio.to_thread(loader, runtime.settings)
     except KbotError as exc:
-        code = _LOAD_ERROR_CODES.get(type(exc), "load_failed")
+        code, message = _LOAD_ERRORS.get(type(exc), _LOAD_FAILED)
         log.error("kbot cannot start: %s (to fix it: %s)", exc.message, exc.fix or "see the message")
-        runtime.load_error = ApiError(503, code, exc.message, fix=exc.fix)
+        runtime.load_error = ApiError(503, code, message, fix=exc.fix if type(exc) in _LOAD_ERRORS else "")
         return
     except Exception:
         log.exception("kbot cannot start: loading the model and index failed")
-        runtime.load_error = ApiError(503, "load_failed", "kbot failed to load its model and index; see the server log")
+        runtime.load_error = ApiError(503, *_LOAD_FAILED)
         return
     # The first model calls are slow (lazy initialisation, first use of each batch size): pay for them now, with one
     # question and then a full batch of the sources' own questions, not on the first patients' questions.
