@@ -239,7 +239,7 @@ _NOT_READY = error_example(
 )
 _INDEX_MISSING = error_example(
     "index_missing",
-    "No index in /srv/kbot/index: kbot has not been built yet.",
+    "kbot has no index yet, so it cannot answer; its operator must build one",
     fix="kbot ingest",
 )
 _SERVICE_UNAVAILABLE = error_response(
