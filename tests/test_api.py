@@ -112,6 +112,27 @@ def test_repeated_questions_come_from_the_cache_with_the_callers_wording(setting
         assert {**again, "question": first["question"]} == first
 
 
+def test_the_cache_is_each_callers_own(make_settings: Callable[..., Settings], fake_service: Any) -> None:
+    """A cache hit is much faster than a miss: one caller's hit must never tell them what another caller asked."""
+    settings = make_settings(model_name=FakeEmbedder.name, trust_forwarded_for=True, api_keys=["clinic-a"])
+    with TestClient(create_app(settings, fake_service), headers={"X-API-Key": "clinic-a"}) as c:
+        batcher = c.app.state.kbot.asker.batcher  # type: ignore[attr-defined]
+
+        def ask(address: str) -> str:
+            response = c.post(
+                "/v1/ask", json={"question": "Is ketamine addictive?"}, headers={"X-Forwarded-For": address}
+            )
+            assert response.status_code == 200
+            return response.json()["status"]
+
+        ask("203.0.113.1")
+        asked = batcher.questions
+        assert ask("203.0.113.2") == ask("203.0.113.1")  # the same answer for both callers...
+        assert batcher.questions == asked + 1  # ...but the second caller's was computed, not taken from the first's
+        ask("203.0.113.2")
+        assert batcher.questions == asked + 1  # each caller's own repeats are cached
+
+
 # --- bad input -------------------------------------------------------------------------------------------------------
 
 JSON = {"content-type": "application/json"}

@@ -95,6 +95,14 @@ class KbotService:
     def ask(self, question: str) -> Answer:
         return self.ask_batch([question])[0]
 
+    def crisis_answer(self, question: str) -> Answer | None:
+        """The crisis reply if the safety gate calls the question a crisis, else None; no model call. For a caller
+        the API would otherwise refuse (over the rate limit): a crisis still gets the help lines."""
+        text = validate_question(question, self.settings.max_question_chars)
+        if self.safety.classify(text).kind != "crisis":
+            return None
+        return compose.crisis(text, self.resources, self.settings.notice)
+
     def ask_batch(self, questions: Sequence[str]) -> list[Answer]:
         """Answer several questions with one model call for all that reach retrieval."""
         texts = [validate_question(q, self.settings.max_question_chars) for q in questions]

@@ -28,9 +28,18 @@ from kbot.api import schemas as s
 from kbot.api.batching import CachedAsker, MicroBatcher
 from kbot.api.headers import SecurityHeaders
 from kbot.api.middleware import BodySizeLimit, RequestContext, error_body
-from kbot.api.security import API_KEY_HEADER, KeyChecker, RateLimiter, client_address, key_fingerprint, load_api_keys
+from kbot.api.security import (
+    API_KEY_HEADER,
+    Decision,
+    KeyChecker,
+    RateLimiter,
+    caller_id,
+    client_address,
+    load_api_keys,
+)
 from kbot.api.strict_json import DUPLICATE_FIELD, StrictJsonRoute
 from kbot.config import Settings
+from kbot.domain import Answer
 from kbot.errors import IndexCorrupt, IndexMissing, IndexStale, KbotError
 
 if TYPE_CHECKING:
@@ -219,32 +228,26 @@ def _health_routes(runtime: Runtime) -> APIRouter:
     return router
 
 
-def _v1_routes(runtime: Runtime) -> APIRouter:
+def _guard(runtime: Runtime, *, crisis_first: bool = False) -> Callable[..., Any]:
+    """The /v1 dependency: who is calling (their API key and address), their rate limit, then their key. With
+    ``crisis_first`` a caller over the limit is not refused here: the route refuses them only after the safety gate
+    has found no crisis in their message, so a limit never stands between a crisis and the help lines."""
     settings = runtime.settings
-    ask_request = s.ask_request_model(settings.max_question_chars)
 
     async def guard(
         request: Request,
         x_api_key: str | None = Header(None, alias=API_KEY_HEADER, description="Your clinic's key, when keys are on"),
     ) -> None:
         valid = runtime.keys.is_valid(x_api_key)
-        if valid and x_api_key is not None:
-            caller = "key:" + key_fingerprint(x_api_key)
-        else:
-            peer = request.client.host if request.client else None
-            caller = "addr:" + client_address(
-                peer, request.headers.get("x-forwarded-for"), settings.trust_forwarded_for
-            )
-        decision = runtime.limiter.hit(caller)
+        peer = request.client.host if request.client else None
+        address = client_address(peer, request.headers.get("x-forwarded-for"), settings.trust_forwarded_for)
+        request.state.caller = caller_id(x_api_key if valid else None, address)
+        decision = runtime.limiter.hit(request.state.caller)
         if not decision.allowed:
-            per = "API key" if caller.startswith("key:") else "client address"
-            raise ApiError(
-                429,
-                "rate_limited",
-                f"Too many requests: at most {settings.rate_limit_per_minute} a minute per {per}. "
-                f"Retry after {decision.retry_after} s.",
-                headers={"Retry-After": str(decision.retry_after)},
-            )
+            refusal = _rate_limited(settings, decision, per_key=valid)
+            if not crisis_first:
+                raise refusal
+            request.state.refusal = refusal
         if runtime.keys.required and not valid:
             missing = x_api_key is None
             raise ApiError(
@@ -256,33 +259,63 @@ def _v1_routes(runtime: Runtime) -> APIRouter:
                 headers={"WWW-Authenticate": f'ApiKey header="{API_KEY_HEADER}"'},
             )
 
-    router = APIRouter(
-        prefix="/v1", dependencies=[Depends(guard)], responses=s.V1_RESPONSES, route_class=StrictJsonRoute
+    return guard
+
+
+def _rate_limited(settings: Settings, decision: Decision, *, per_key: bool) -> ApiError:
+    per = "client address within an API key" if per_key else "client address"
+    return ApiError(
+        429,
+        "rate_limited",
+        f"Too many requests: at most {settings.rate_limit_per_minute} a minute per {per}. "
+        f"Retry after {decision.retry_after} s.",
+        headers={"Retry-After": str(decision.retry_after)},
     )
 
-    @router.post("/ask", response_model=s.AnswerOut, responses=s.ASK_RESPONSES, tags=["ask"], summary="Ask a question")
+
+def _v1_routes(runtime: Runtime) -> APIRouter:
+    settings = runtime.settings
+    ask_request = s.ask_request_model(settings.max_question_chars)
+    router = APIRouter(prefix="/v1", responses=s.V1_RESPONSES, route_class=StrictJsonRoute)
+    guarded = [Depends(_guard(runtime))]
+
+    @router.post(
+        "/ask",
+        dependencies=[Depends(_guard(runtime, crisis_first=True))],
+        response_model=s.AnswerOut,
+        responses=s.ASK_RESPONSES,
+        tags=["ask"],
+        summary="Ask a question",
+    )
     async def ask(body: ask_request, request: Request) -> Response:  # type: ignore[valid-type]
         """Answers by quoting the sources verbatim, with citations; every reply ends with the clinician notice.
 
         The question travels only in this POST body: it is never put in a URL, and not logged unless the operator
         turns KBOT_LOG_QUESTIONS on."""
-        _, asker = runtime.ready()
         question: str = body.question  # type: ignore[attr-defined]
         if settings.log_questions:
             request.state.question = question
-        answer, cached = await asker.ask(question)
+        answer, cached = await _answer(request, question)
         request.state.outcome = answer.status.value
         request.state.cache = "hit" if cached else "miss"
         payload = json.dumps(answer.to_dict(), ensure_ascii=False).encode()
         return Response(payload, media_type="application/json", headers={"Cache-Control": "no-store"})
 
-    @router.get("/sources", response_model=s.SourceList, responses=s.SOURCES_RESPONSES, tags=["sources"])
+    @router.get(
+        "/sources", dependencies=guarded, response_model=s.SourceList, responses=s.SOURCES_RESPONSES, tags=["sources"]
+    )
     async def sources() -> dict[str, Any]:
         """The articles kbot quotes, with their metadata."""
         service, _ = runtime.ready()
         return {"sources": [asdict(m) for m in service.sources()]}
 
-    @router.get("/sources/{source_id}", response_model=s.SourceDetail, responses=s.SOURCE_RESPONSES, tags=["sources"])
+    @router.get(
+        "/sources/{source_id}",
+        dependencies=guarded,
+        response_model=s.SourceDetail,
+        responses=s.SOURCE_RESPONSES,
+        tags=["sources"],
+    )
     async def source(source_id: str) -> dict[str, Any]:
         """One article with its cleaned blocks and their character offsets, to show a quote in context."""
         service, _ = runtime.ready()
@@ -301,6 +334,18 @@ def _v1_routes(runtime: Runtime) -> APIRouter:
             for b in document.kept_blocks
         ]
         return {"source": asdict(document.meta), "blocks": blocks}
+
+    async def _answer(request: Request, question: str) -> tuple[Answer, bool]:
+        """The answer and whether it came from the cache (each caller's own). A caller over the rate limit gets
+        the crisis reply if their message is a crisis, and else the 429 the guard held back."""
+        service, asker = runtime.ready()
+        refusal: ApiError | None = getattr(request.state, "refusal", None)
+        if refusal is None:
+            return await asker.ask(question, caller=request.state.caller)
+        crisis = service.crisis_answer(question)
+        if crisis is None:
+            raise refusal
+        return crisis, False
 
     return router
 
