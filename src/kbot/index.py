@@ -40,7 +40,7 @@ from kbot.domain import Block, BlockKind, Document, Passage, Sentence, SourceMet
 from kbot.embedding import Embedder, Vectors, unit_rows
 from kbot.errors import IndexCorrupt, IndexMissing, IndexStale
 
-FORMAT = 4
+FORMAT = 5  # 5: advertising sentences are withheld (an index built before would still quote them)
 FIX = "kbot ingest"
 VIEWS = ("sentences", "context", "window")
 PIECES_VIEW = "context"  # the view whose word pieces are kept for matching a question's pieces
