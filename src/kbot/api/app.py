@@ -129,7 +129,7 @@ def _fixed_paths(routers: list[APIRouter]) -> frozenset[str]:
 def _add_middleware(app: FastAPI, settings: Settings, fixed_paths: frozenset[str]) -> None:
     """Innermost first: the body cap, CORS, ids and logs for every request (routes logged by their template, or by
     one of ``fixed_paths``), then the security headers around everything, the JSON 500 included."""
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, timeout_s=settings.read_timeout_s)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_origins,

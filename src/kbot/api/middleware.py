@@ -1,8 +1,9 @@
 """Two small ASGI middlewares: a request id, one privacy-safe log line and a JSON 500 for every request; and a cap
-on request bodies (413). Plain ASGI, not BaseHTTPMiddleware: they add next to nothing to each request."""
+on request bodies (413) and on the time they take to arrive (408). Plain ASGI, not BaseHTTPMiddleware: they add next to nothing to each request."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -122,51 +123,72 @@ def _request_id(scope: Scope) -> str:
     return uuid.uuid4().hex
 
 
+class _BodyTooLarge(Exception):
+    pass
+
+
 class BodySizeLimit:
-    """Refuses request bodies over ``max_bytes`` with 413, whether announced by Content-Length or streamed.
+    """Refuses request bodies over ``max_bytes`` with 413, whether announced by Content-Length or streamed, and bodies
+    that take over ``timeout_s`` seconds to arrive with 408 (a client that sends a byte a minute must not hold a
+    connection for ever).
 
     The body (small by construction) is read here and replayed to the app."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, timeout_s: float = 10.0) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.timeout_s = timeout_s
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if _content_length(scope) > self.max_bytes:
-            await self._refuse(scope, send)
+        try:
+            if _content_length(scope) > self.max_bytes:
+                raise _BodyTooLarge
+            async with asyncio.timeout(self.timeout_s):
+                body = await self._read(receive)
+        except _BodyTooLarge:
+            message = (
+                f"The request body is over {self.max_bytes} bytes; a question is at most a few thousand characters"
+            )
+            await _refuse(scope, send, 413, "body_too_large", message)
             return
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":  # the client went away
-                return
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.max_bytes:
-                await self._refuse(scope, send)
-                return
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
+        except TimeoutError:
+            await _refuse(scope, send, 408, "request_timeout", f"The body took over {self.timeout_s:g} s to arrive")
+            return
+        if body is None:  # the client went away
+            return
         replayed = False
 
         async def replay() -> Message:
             nonlocal replayed
             if not replayed:
                 replayed = True
-                return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+                return {"type": "http.request", "body": body, "more_body": False}
             return await receive()
 
         await self.app(scope, replay, send)
 
-    async def _refuse(self, scope: Scope, send: Send) -> None:
-        scope.setdefault("state", {})["outcome"] = "body_too_large"
-        message = f"The request body is over {self.max_bytes} bytes; a question is at most a few thousand characters"
-        await _send_json(send, 413, error_body(scope, "body_too_large", message), {"Connection": "close"})
+    async def _read(self, receive: Receive) -> bytes | None:
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return None
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_bytes:
+                raise _BodyTooLarge
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return b"".join(chunks)
+
+
+async def _refuse(scope: Scope, send: Send, status: int, code: str, message: str) -> None:
+    scope.setdefault("state", {})["outcome"] = code
+    await _send_json(send, status, error_body(scope, code, message), {"Connection": "close"})
 
 
 def _content_length(scope: Scope) -> int:
