@@ -177,12 +177,12 @@ def phase_build() -> dict[str, Any]:
 
     s = settings()
     try:
-        load_index(s.index_dir, s.seeds_dir, s.model_name)
+        load_index(s.index_dir / "default", s.seeds_dir, s.model_name)
         return {"built": False, "index_dir": str(s.index_dir)}
     except (IndexMissing, IndexStale, IndexCorrupt):
         from kbot.embedding import SentenceTransformerEmbedder
 
-        build_index(s.seeds_dir, s.index_dir, SentenceTransformerEmbedder(), s.passage_sentences)
+        build_index(s.seeds_dir, s.index_dir / "default", SentenceTransformerEmbedder(), s.passage_sentences)
         return {"built": True, "index_dir": str(s.index_dir)}
 
 

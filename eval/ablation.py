@@ -20,7 +20,7 @@ from kbot.config import Settings
 from kbot.evaluation.gold import load_gold
 from kbot.evaluation.metrics import by_kind
 from kbot.evaluation.run import evaluate_kbot
-from kbot.retrieval import Weights
+from kbot.retrieval import Retriever, Weights
 from kbot.service import KbotService
 
 ALONE = dict.fromkeys(Weights.__dataclass_fields__, 0.0)
@@ -28,7 +28,7 @@ ALONE = dict.fromkeys(Weights.__dataclass_fields__, 0.0)
 
 def variants(service: KbotService) -> dict[str, Callable[[], None]]:
     """Name -> a change to apply to a freshly reset service."""
-    retriever, selector = service.retriever, service.selector
+    retriever, selector = service.kb().retriever, service.selector
 
     def weights(**changes: float) -> Callable[[], None]:
         return lambda: setattr(retriever, "weights", dataclasses.replace(Weights(), **changes))
@@ -55,7 +55,11 @@ def variants(service: KbotService) -> dict[str, Callable[[], None]]:
         "without query normalisation (typos, lay terms)": lambda: setattr(
             retriever.normalizer, "normalize", lambda text: text.lower()
         ),
-        "without abstention (answer everything)": lambda: setattr(service, "abstention", Abstention(-1.0, -1.0, -1.0)),
+        "without abstention (answer everything)": lambda: setattr(
+            service,
+            "registry",
+            service.registry.replaced(dataclasses.replace(service.kb(), abstention=Abstention(-1.0, -1.0, -1.0))),
+        ),
     }
 
 
@@ -70,7 +74,10 @@ def main(argv: list[str] | None = None) -> None:
     print("| variant | support@1 | support@3 | MRR | answered | quote chars |")
     print("|---|---|---|---|---|---|")
     for name in variants(base):
-        service = dataclasses.replace(base, retriever=base.retriever.__class__(base.index, settings.top_passages))
+        kb = base.kb()
+        lexicon = kb.profile.lexicon
+        fresh = Retriever(kb.index, settings.top_passages, synonyms=lexicon.synonyms, stopwords=lexicon.stopwords)
+        service = base.with_knowledge_base(dataclasses.replace(kb, retriever=fresh))
         variants(service)[name]()
         figures = by_kind(evaluate_kbot(service, items))["answerable"]
         print(

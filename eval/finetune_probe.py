@@ -57,8 +57,9 @@ def fine_tune(items: Sequence[GoldItem]) -> Any:
 def measure(embedder: SentenceTransformerEmbedder, items: Sequence[GoldItem]) -> tuple[float, float]:
     with tempfile.TemporaryDirectory() as folder:
         settings = Settings(index_dir=Path(folder))
-        build_index(settings.seeds_dir, settings.index_dir, embedder)
-        service = dataclasses.replace(KbotService.load(settings, embedder), abstention=Abstention(-1.0, -1.0, -1.0))
+        build_index(settings.seeds_dir, settings.index_dir / "default", embedder)
+        loaded = KbotService.load(settings, embedder)
+        service = loaded.with_knowledge_base(dataclasses.replace(loaded.kb(), abstention=Abstention(-1.0, -1.0, -1.0)))
         figures = by_kind(evaluate_kbot(service, items))["answerable"]
     return figures["support_at_1"], figures["support_at_3"]
 

@@ -36,7 +36,7 @@ def build(out: Path, depth: int = 1) -> None:
     service = KbotService.load(settings)
     baseline = ChunkBaseline(settings.seeds_dir, service.embedder)
     source_of = {m.file: m.id for m in load_catalog(settings.seeds_dir)}
-    rows = [r for r in service.index.sentences if r.quotable]
+    rows = [r for r in service.kb().index.sentences if r.quotable]
     rng = random.Random(7)
     judged: dict[str, set[str]] = {}  # question id -> sentences judged before, in any earlier round
     for line in RECORD.open(encoding="utf-8") if RECORD.exists() else ():
@@ -59,18 +59,18 @@ def build(out: Path, depth: int = 1) -> None:
         new = [
             i
             for i in found
-            if not supports(service.index.sentences[i].text, item.evidence)
-            and service.index.sentences[i].text not in judged.get(item.id, set())
+            if not supports(service.kb().index.sentences[i].text, item.evidence)
+            and service.kb().index.sentences[i].text not in judged.get(item.id, set())
         ]
         if not new:
             continue
         rng.shuffle(new)
         candidates = []
         for n, row_id in enumerate(new, 1):
-            row = service.index.sentences[row_id]
+            row = service.kb().index.sentences[row_id]
             cid = f"{item.id}-{n}"
             key[cid] = {"id": item.id, "sentence": row.text, "systems": sorted(found[row_id])}
-            title = service.index.documents[row.source_id].meta.title
+            title = service.kb().index.documents[row.source_id].meta.title
             candidates.append({"cid": cid, "article": title, "heading": row.section, "sentence": row.text})
         pool.append(
             {"id": item.id, "question": item.question, "gold_evidence_already_listed": list(item.evidence),

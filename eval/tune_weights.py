@@ -30,7 +30,7 @@ GRID = (0.0, 0.1, 0.2, 0.3, 0.4, 0.6, 0.8, 1.0, 1.5, 2.0, 3.0)
 
 def memoised(service: KbotService) -> KbotService:
     """The service with its model calls and per-question features cached: only the mixing changes between trials."""
-    encode, features = service.embedder.encode, service.retriever.features
+    encode, features = service.embedder.encode, service.kb().retriever.features
 
     @cache
     def encode_one(text: str) -> Any:
@@ -41,7 +41,7 @@ def memoised(service: KbotService) -> KbotService:
         return features(query, encode_one(query))
 
     service.embedder.encode = lambda texts: [encode_one(t) for t in texts]  # type: ignore[method-assign]
-    service.retriever.features = lambda query, encoded: features_of(query)  # type: ignore[method-assign]
+    service.kb().retriever.features = lambda query, encoded: features_of(query)  # type: ignore[method-assign]
     return service
 
 
@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> None:
         parser.error("the gold set is held out: tune on the calibration set")
     items = [i for i in load_gold(args.labelled) if i.kind == "answerable"]
     service = memoised(KbotService.load(Settings()))
-    retriever = service.retriever
+    retriever = service.kb().retriever
     best = Weights()
     best_score = score(service, retriever, best, items)
     start = best_score

@@ -67,8 +67,9 @@ def fake_embedder() -> FakeEmbedder:
 
 @pytest.fixture(scope="session")
 def fake_index_dir(tmp_path_factory: pytest.TempPathFactory, fake_embedder: FakeEmbedder) -> Path:
+    """KBOT_INDEX_DIR of a fake-model index of seeds/, as the knowledge base "default"."""
     folder = tmp_path_factory.mktemp("fake-index")
-    build_index(SEEDS, folder, fake_embedder)
+    build_index(SEEDS, folder / "default", fake_embedder)
     return folder
 
 
@@ -91,8 +92,9 @@ def real_embedder() -> Embedder:
 
 @pytest.fixture(scope="session")
 def real_index_dir(tmp_path_factory: pytest.TempPathFactory, real_embedder: Embedder) -> Path:
+    """KBOT_INDEX_DIR of a real-model index of seeds/, as the knowledge base "default"."""
     folder = tmp_path_factory.mktemp("real-index")
-    build_index(SEEDS, folder, real_embedder)
+    build_index(SEEDS, folder / "default", real_embedder)
     return folder
 
 

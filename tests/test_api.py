@@ -69,7 +69,7 @@ def test_quotes_are_verbatim_spans_of_their_source(client: TestClient, fake_serv
     body = client.post("/v1/ask", json={"question": "Does ketamine act on opioid receptors in the brain?"}).json()
     assert body["status"] == "answered", body["status"]
     for quote in body["quotes"]:
-        document = fake_service.document(quote["source_id"])
+        document = fake_service.kb().document(quote["source_id"])
         assert document is not None
         assert document.text[quote["start"] : quote["end"]] == quote["text"]
 
@@ -245,16 +245,16 @@ def test_sources_list_every_source_with_its_metadata(client: TestClient, fake_se
     response = client.get("/v1/sources")
     assert response.status_code == 200
     listed = SourceList.model_validate(response.json()).sources
-    assert [s.id for s in listed] == [m.id for m in fake_service.sources()]
+    assert [s.id for s in listed] == [m.id for m in fake_service.kb().sources()]
     assert {s.kind for s in listed} <= {"editorial", "clinic_marketing"}
 
 
 def test_one_source_has_its_kept_blocks_with_offsets(client: TestClient, fake_service: KbotService) -> None:
-    source_id = fake_service.sources()[0].id
+    source_id = fake_service.kb().sources()[0].id
     response = client.get(f"/v1/sources/{source_id}")
     assert response.status_code == 200
     detail = SourceDetail.model_validate(response.json())
-    document = fake_service.document(source_id)
+    document = fake_service.kb().document(source_id)
     assert document is not None
     assert detail.source.id == source_id
     assert [b.index for b in detail.blocks] == [b.index for b in document.kept_blocks]
@@ -275,7 +275,14 @@ def test_an_unknown_path_is_404_in_the_error_shape(client: TestClient) -> None:
 
 def test_health_and_readiness_when_loaded(client: TestClient, fake_service: KbotService) -> None:
     assert client.get("/healthz").json() == {"status": "ok"}
-    assert client.get("/readyz").json() == {"status": "ready", "sources": len(fake_service.sources())}
+    kb = fake_service.kb()
+    assert client.get("/readyz").json() == {
+        "status": "ready",
+        "sources": len(kb.sources()),
+        "knowledge_bases": {
+            "default": {"status": "ready", "sources": len(kb.sources()), "build": kb.build, "error": None}
+        },
+    }
 
 
 @pytest.mark.parametrize("path", ["/healthz", "/readyz"])
@@ -326,8 +333,8 @@ def test_an_unusable_index_says_how_to_fix_it(
         wait_until_loaded(c)
         for response in (c.get("/readyz"), c.post("/v1/ask", json={"question": QUESTION})):
             body = assert_error(response, 503, code)
+            assert "/tmp" not in body["message"]  # a server's paths are never in a response, only in its log
             assert body["fix"] == "kbot ingest"
-            assert "rebuil" in body["message"] or "build" in body["message"]
             assert "/srv/secret-path" not in response.text and "a.txt" not in response.text
     assert error.message in caplog.text and "kbot ingest" in caplog.text  # type: ignore[attr-defined]
 
@@ -340,19 +347,26 @@ def wait_until_loaded(client: TestClient) -> None:
 
 @pytest.mark.parametrize("files", [[], {"corpus.json": 7}])
 def test_a_damaged_manifest_says_to_rebuild_and_shows_no_server_path(
-    make_settings: Callable[..., Settings], fake_index_dir: Path, tmp_path: Path, files: object
+    make_settings: Callable[..., Settings],
+    fake_index_dir: Path,
+    tmp_path: Path,
+    files: object,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     index_dir = tmp_path / "index"
     shutil.copytree(fake_index_dir, index_dir, symlinks=True)
-    manifest = index_dir / "current" / "manifest.json"
+    manifest = index_dir / "default" / "current" / "manifest.json"
     manifest.write_text(json.dumps({**json.loads(manifest.read_text()), "files": files}), encoding="utf-8")
     settings = make_settings(index_dir=index_dir, model_name=FakeEmbedder.name)
+    caplog.set_level(logging.INFO, logger="kbot")
     with TestClient(create_app(settings, loader=lambda s: KbotService.load(s, embedder=FakeEmbedder()))) as c:
         wait_until_loaded(c)
-        response = c.get("/readyz")
-    body = assert_error(response, 503, "index_corrupt")
-    assert body["fix"] == "kbot ingest"
-    assert str(tmp_path) not in response.text and "/" not in body["message"]
+        responses = [c.get("/readyz"), c.post("/v1/ask", json={"question": QUESTION})]
+    assert_error(responses[0], 503, "no_knowledge_base")
+    body = assert_error(responses[1], 503, "kb_unavailable")
+    assert "damaged" in body["message"] and body["fix"].startswith("kbot ingest")
+    assert not any(str(tmp_path) in r.text for r in responses)
+    assert "of the wrong type" in caplog.text and "Traceback" not in caplog.text
 
 
 # --- request ids and logs --------------------------------------------------------------------------------------------
@@ -435,7 +449,7 @@ class _Broken:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._real, name)
 
-    def ask_batch(self, questions: Sequence[str]) -> list[Answer]:
+    def ask_batch(self, questions: Sequence[str], kbs: Sequence[str]) -> list[Answer]:
         raise RuntimeError(f"cannot encode {questions[0]!r}")
 
 

@@ -28,13 +28,15 @@ class Recorder:
 
     def __init__(self, hold: bool = False) -> None:
         self.calls: list[list[str]] = []
+        self.kbs: list[list[str]] = []
         self.release = threading.Event()
         if not hold:
             self.release.set()
 
-    def __call__(self, questions: Sequence[str]) -> list[Answer]:
+    def __call__(self, questions: Sequence[str], kbs: Sequence[str]) -> list[Answer]:
         self.release.wait(5)
         self.calls.append(list(questions))
+        self.kbs.append(list(kbs))
         if "bad" in questions:
             raise ValueError("bad question")
         return [answer(q) for q in questions]
@@ -78,7 +80,7 @@ def test_normalise(a: str, b: str, same: bool) -> None:
 async def _ask_all(batcher: MicroBatcher, questions: Sequence[str]) -> list[Answer | BaseException]:
     batcher.start()
     try:
-        return await asyncio.gather(*(batcher.submit(q) for q in questions), return_exceptions=True)
+        return await asyncio.gather(*(batcher.submit(q, "default") for q in questions), return_exceptions=True)
     finally:
         await batcher.stop()
 
@@ -99,7 +101,7 @@ def test_a_batch_never_exceeds_batch_max() -> None:
     async def scenario() -> list[Answer | BaseException]:
         batcher = MicroBatcher(recorder, max_batch=4, wait_ms=50)
         batcher.start()
-        futures = [batcher.submit(f"q{i}") for i in range(10)]
+        futures = [batcher.submit(f"q{i}", "default") for i in range(10)]
         await asyncio.sleep(0.05)
         recorder.release.set()
         try:
@@ -123,7 +125,7 @@ def test_one_failing_question_does_not_fail_the_others() -> None:
     async def scenario() -> list[Answer | BaseException]:
         batcher = MicroBatcher(recorder, max_batch=8, wait_ms=5)
         batcher.start()
-        futures = [batcher.submit(q) for q in ("first", "good", "bad", "fine")]
+        futures = [batcher.submit(q, "default") for q in ("first", "good", "bad", "fine")]
         recorder.release.set()
         try:
             return await asyncio.gather(*futures, return_exceptions=True)
@@ -136,14 +138,14 @@ def test_one_failing_question_does_not_fail_the_others() -> None:
 
 
 def test_a_wrong_number_of_answers_is_an_error_not_a_mixup() -> None:
-    batcher = MicroBatcher(lambda qs: [answer("x")] * (len(qs) + 1), max_batch=8, wait_ms=0)
+    batcher = MicroBatcher(lambda qs, kbs: [answer("x")] * (len(qs) + 1), max_batch=8, wait_ms=0)
     outcome = run(_ask_all(batcher, ["a"]))[0]
     assert isinstance(outcome, RuntimeError)
 
 
 def test_submit_before_start_is_an_error() -> None:
     async def scenario() -> None:
-        MicroBatcher(Recorder(), max_batch=8, wait_ms=0).submit("q")
+        MicroBatcher(Recorder(), max_batch=8, wait_ms=0).submit("q", "default")
 
     with pytest.raises(RuntimeError, match="start"):
         run(scenario())
@@ -159,12 +161,12 @@ def test_identical_concurrent_questions_are_answered_once_then_cached() -> None:
         batcher = MicroBatcher(recorder, max_batch=32, wait_ms=5)
         batcher.start()
         asker = CachedAsker(batcher, cache_size=16)
-        tasks = [asyncio.create_task(asker.ask(q)) for q in ("Is it safe?", "is it  SAFE?", "Is it safe?")]
+        tasks = [asyncio.create_task(asker.ask(q, "default")) for q in ("Is it safe?", "is it  SAFE?", "Is it safe?")]
         await asyncio.sleep(0.02)
         recorder.release.set()
         try:
             together = await asyncio.gather(*tasks)
-            return together, await asker.ask("IS IT SAFE?")
+            return together, await asker.ask("IS IT SAFE?", "default")
         finally:
             await batcher.stop()
 
@@ -185,10 +187,48 @@ def test_failures_are_not_cached() -> None:
         try:
             for _ in range(2):
                 with pytest.raises(ValueError):
-                    await asker.ask("bad")
+                    await asker.ask("bad", "default")
             return len(asker.cache)
         finally:
             await batcher.stop()
 
     assert run(scenario()) == 0
     assert len(recorder.calls) == 2
+
+
+def test_the_cache_keeps_each_knowledge_base_apart_and_forgets_on_a_new_build() -> None:
+    recorder = Recorder()
+
+    async def scenario() -> list[bool]:
+        batcher = MicroBatcher(recorder, max_batch=8, wait_ms=0)
+        batcher.start()
+        asker = CachedAsker(batcher, cache_size=16)
+        try:
+            hits = [(await asker.ask("Is it safe?", kb))[1] for kb in ("default", "nih", "nih")]
+            asker.forget()  # a knowledge base now serves a new build
+            return [*hits, (await asker.ask("Is it safe?", "nih"))[1]]
+        finally:
+            await batcher.stop()
+
+    assert run(scenario()) == [False, False, True, False]
+    assert recorder.kbs == [["default"], ["nih"], ["nih"]]
+
+
+def test_an_answer_begun_before_forget_is_not_cached_after_it() -> None:
+    recorder = Recorder(hold=True)
+
+    async def scenario() -> int:
+        batcher = MicroBatcher(recorder, max_batch=8, wait_ms=0)
+        batcher.start()
+        asker = CachedAsker(batcher, cache_size=16)
+        try:
+            pending = asyncio.create_task(asker.ask("Is it safe?", "default"))
+            await asyncio.sleep(0.02)
+            asker.forget()  # the new build arrived while the old one was answering
+            recorder.release.set()
+            await pending
+            return len(asker.cache)
+        finally:
+            await batcher.stop()
+
+    assert run(scenario()) == 0

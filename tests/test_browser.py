@@ -320,7 +320,7 @@ def test_show_in_context_highlights_the_quote_in_its_paragraph(
     assert norm(" ".join(context.locator("mark").all_inner_texts())) == norm(quote.text)
     paragraph = norm(context.locator(".kbot-context-text").first.inner_text())
     assert norm(quote.text) in paragraph or paragraph in norm(quote.text)
-    document = real_service.document(quote.source_id)
+    document = real_service.kb().document(quote.source_id)
     assert document is not None
     assert any(norm(b.text) == paragraph for b in document.kept_blocks), "the surrounding paragraph, verbatim"
     button.click()
@@ -580,7 +580,7 @@ def test_chat_page_answers_inline_and_lists_the_sources(
     session: Session = request.getfixturevalue(size)
     page = session.page()
     page.goto(kbot.url + "/")
-    expect(page.locator(".about-item")).to_have_count(len(real_service.sources()))
+    expect(page.locator(".about-item")).to_have_count(len(real_service.kb().sources()))
     reply = ask(page, QUESTION, "answered")
     expect(reply.locator(".kbot-notice")).to_be_in_viewport()
     assert_accessible(page, f"the chat page ({size})")

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from kbot.catalog import load_catalog, unread_files
+from kbot.catalog import load_catalog
 from kbot.errors import CatalogError
+from kbot.folder import unread_files
 
 SEEDS = Path(__file__).resolve().parents[1] / "seeds"
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from kbot.chunking import SentenceRow, make_passages, passage_context, sentence_rows
-from kbot.corpus import read_corpus
 from kbot.domain import BlockKind, Document, Passage
+from kbot.index import read_corpus
 
 SIZES = (1, 2, 3, 4, 5)
 

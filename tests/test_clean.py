@@ -12,8 +12,9 @@ import pytest
 from kbot.catalog import load_catalog
 from kbot.chunking import sentence_rows
 from kbot.clean import explain, line_rule, mark_furniture, promotional_sentence, rules
-from kbot.corpus import parse_blocks, read_corpus, read_document
+from kbot.corpus import parse_blocks, read_document
 from kbot.domain import Block, BlockKind, Document, SourceMeta
+from kbot.index import read_corpus
 
 SEEDS = Path(__file__).resolve().parents[1] / "seeds"
 
@@ -382,7 +383,7 @@ def test_an_advertising_sentence_is_never_quoted(asthma_kb: Path, tmp_path: Path
     from kbot.index import build_index
     from kbot.service import KbotService
 
-    build_index(asthma_kb, tmp_path / "index", FakeEmbedder())
+    build_index(asthma_kb, tmp_path / "index" / "default", FakeEmbedder())
     settings = Settings(
         seeds_dir=asthma_kb, index_dir=tmp_path / "index", model_name=FakeEmbedder.name, min_dense_score=0.0
     )

@@ -81,11 +81,11 @@ def test_ingest_builds_the_index_and_prints_its_counts(
 ) -> None:
     folder, result = ingested
     assert result.returncode == 0, result.stderr
-    manifest = json.loads((folder / "current" / "manifest.json").read_text(encoding="utf-8"))
+    manifest = json.loads((folder / "default" / "current" / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["counts"]["documents"] == len(load_catalog(SEEDS))
     for name, count in manifest["counts"].items():
         assert f"{count} {name.replace('_', ' ')}" in result.stdout
-    assert str(folder / "current") in result.stdout
+    assert str(folder / "default" / "current") in result.stdout
 
 
 @pytest.mark.model
@@ -94,7 +94,7 @@ def test_ingest_if_needed_leaves_a_fresh_index_alone(index_dir: Path) -> None:
     result = run(index_dir, "ingest", "--if-needed")
     assert result.returncode == 0, result.stderr
     assert "up to date" in result.stdout
-    assert "Built" not in result.stdout
+    assert "built the index" not in result.stdout
     assert {p: p.stat().st_mtime_ns for p in index_dir.rglob("*")} == before
 
 

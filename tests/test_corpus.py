@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 
 from kbot.catalog import load_catalog
-from kbot.corpus import read_corpus, read_document
+from kbot.corpus import read_document
 from kbot.domain import Block, BlockKind, Document, SourceMeta
 from kbot.errors import CatalogError
+from kbot.index import read_corpus
 
 SEEDS = Path(__file__).resolve().parents[1] / "seeds"
 IDS = [m.id for m in load_catalog(SEEDS)]

@@ -182,15 +182,16 @@ def test_a_no_answer_reply_lists_the_help_lines_first() -> None:
 # ------------------------------------------------------------------------------------------------------ the service
 def _never_answers(service: KbotService) -> KbotService:
     """The same service with every abstention threshold above any cosine or share: it always abstains."""
-    strict = dataclasses.replace(service.abstention, **{f.name: 2.0 for f in dataclasses.fields(service.abstention)})
-    return dataclasses.replace(service, abstention=strict)
+    kb = service.kb()
+    strict = dataclasses.replace(kb.abstention, **{f.name: 2.0 for f in dataclasses.fields(kb.abstention)})
+    return service.with_knowledge_base(dataclasses.replace(kb, abstention=strict))
 
 
 def test_the_service_puts_the_help_lines_beside_answers_about_emergencies(fake_service: KbotService) -> None:
     for question in [NOT_BREATHING, "what are the signs of an overdose", "what is poison control"]:
         answer = fake_service.ask(question)
         assert answer.status in (Status.ANSWERED, Status.NO_ANSWER), question
-        assert answer.resources == fake_service.resources, question
+        assert answer.resources == fake_service.kb().resources, question
         assert answer.text.endswith("\n\n" + answer.notice)
         assert answer.text.startswith("If someone is in danger now:")
     for question in ["is ketamine an opioid", "what are the side effects of ketamine"]:
@@ -201,7 +202,7 @@ def test_a_no_answer_reply_about_an_emergency_has_the_help_lines(fake_service: K
     service = _never_answers(fake_service)
     flagged, plain = service.ask_batch([NOT_BREATHING, "is ketamine an opioid"])
     assert flagged.status is plain.status is Status.NO_ANSWER
-    assert flagged.resources == service.resources and plain.resources == ()
+    assert flagged.resources == service.kb().resources and plain.resources == ()
     assert flagged.suggestions  # kept beside the help lines
     assert flagged.text.startswith("If someone is in danger now:")
 
@@ -210,18 +211,18 @@ def test_declined_and_crisis_replies_are_unchanged(fake_service: KbotService) ->
     declined = fake_service.ask("can i use narcan with my suboxone")
     assert declined.status is Status.DECLINED and declined.resources == ()
     crisis = fake_service.ask("my friend is not breathing")
-    assert crisis.status is Status.CRISIS and crisis.resources == fake_service.resources
+    assert crisis.status is Status.CRISIS and crisis.resources == fake_service.kb().resources
     assert "If someone is in danger now:" not in crisis.text
 
 
 def test_the_not_breathing_question_is_answered_with_the_help_lines(real_service: KbotService) -> None:
     answer = real_service.ask(NOT_BREATHING)
     assert answer.status is Status.ANSWERED and answer.quotes
-    assert answer.resources == real_service.resources
+    assert answer.resources == real_service.kb().resources
     text = answer.text
     assert text.startswith("If someone is in danger now:")
-    assert text.index(f"- {real_service.resources[-1].action}") < text.index(f"“{answer.quotes[0].text}”")
-    assert all(f"- {r.action}" in text for r in real_service.resources)
+    assert text.index(f"- {real_service.kb().resources[-1].action}") < text.index(f"“{answer.quotes[0].text}”")
+    assert all(f"- {r.action}" in text for r in real_service.kb().resources)
     assert text.endswith("\n\n" + answer.notice) and text.count(answer.notice) == 1
 
 
@@ -239,5 +240,5 @@ def test_the_api_schema_allows_help_lines_beside_an_answer(client: TestClient, f
     body = client.post("/v1/ask", json={"question": NOT_BREATHING}).json()
     AnswerOut.model_validate(body)
     assert body["status"] in ("answered", "no_answer")
-    assert body["resources"] == [r.to_dict() for r in fake_service.resources]
+    assert body["resources"] == [r.to_dict() for r in fake_service.kb().resources]
     assert body["text"].endswith(body["notice"])

@@ -38,7 +38,9 @@ ROOT = Path(__file__).resolve().parents[1]
     ("quote", "snippets", "expected"),
     [
         ("Ketamine is not an opioid. It is an anesthetic.", ["Ketamine is not an opioid."], True),  # contains
-        ("not an opioid", ["Ketamine is not an opioid."], True),  # lies inside
+        ("is not an opioid.", ["Ketamine is not an opioid."], True),  # lies inside, most of it
+        ("not an", ["Ketamine is not an opioid."], False),  # inside, but a fragment that answers nothing
+        ("Yes", ["Yes, ketamine can be habit-forming when it is misused."], False),
         ("Ketamine is not an opioid.", ["Ketamine is not an opioid."], True),
         ("KETAMINE   is not\nan opioid.", ["Ketamine is not an opioid."], True),  # case and spacing
         ("Ketamine isn’t an opioid.", ["Ketamine isn't an opioid."], True),  # curly apostrophe

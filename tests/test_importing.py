@@ -9,12 +9,13 @@ from typing import Any
 
 import pytest
 
-from kbot.catalog import load_catalog, unread_files
+from kbot.catalog import load_catalog
 from kbot.cli import _say_unread
 from kbot.corpus import read_document
 from kbot.domain import BlockKind, Status
 from kbot.embedding import FakeEmbedder
 from kbot.errors import KbotError
+from kbot.folder import unread_files
 from kbot.importing import import_page, plain_markdown, toml_string
 from kbot.index import build_index
 from kbot.service import KbotService
@@ -398,7 +399,7 @@ def test_an_imported_page_is_indexed_and_quoted_as_a_span_of_its_md_file(
     """import -> ingest -> ask: the quote comes from the new article, and is exactly a slice of the .md file."""
     import_page(save(tmp_path / "saved", "ketamine-opioid.html", page_html()), seeds)
     index_dir = tmp_path / "index"
-    build_index(seeds, index_dir, fake_embedder)
+    build_index(seeds, index_dir / "default", fake_embedder)
     settings = make_settings(seeds_dir=seeds, index_dir=index_dir, model_name=FakeEmbedder.name)
     answer = KbotService.load(settings, embedder=fake_embedder).ask("Does ketamine block NMDA receptors?")
     assert answer.status is Status.ANSWERED, answer.text

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -15,7 +15,6 @@ from fastapi.testclient import TestClient
 
 from kbot.api import create_app
 from kbot.api.pages import (
-    DEFAULT_STARTERS,
     MAX_STARTERS,
     clean_starters,
     content_security_policy,
@@ -28,10 +27,13 @@ from kbot.config import Settings
 from kbot.domain import SourceMeta
 from kbot.embedding import FakeEmbedder
 from kbot.errors import IndexMissing
+from kbot.knowledge_base import Profile, load_profile
 from kbot.service import KbotService
 
 CLINIC = "https://clinic.example"
 PAGES = ["/", "/panel", "/demo"]
+SEEDS = Path(__file__).resolve().parents[1] / "seeds"
+DEFAULT_STARTERS = load_profile(SEEDS).starters  # the knowledge base's own, from seeds/kb.toml
 
 
 @pytest.fixture(scope="module")
@@ -94,7 +96,7 @@ def test_chat_page_lists_every_source_and_the_notice(client: TestClient, fake_se
     assert response.headers["content-type"].startswith("text/html")
     page = Page(response.text)
     about = response.text[response.text.index("About these sources") :]
-    for meta in fake_service.sources():
+    for meta in fake_service.kb().sources():
         assert meta.title in about
         assert meta.publisher in about
     assert fake_service.settings.notice in response.text
@@ -115,11 +117,18 @@ class CatalogOnly:
 
     metas: Sequence[SourceMeta]
     settings: Settings
+    profile: Profile = field(default_factory=Profile)
+
+    def kb(self, name: str = "default") -> CatalogOnly:  # a knowledge base of its own
+        return self
 
     def sources(self) -> list[SourceMeta]:
         return list(self.metas)
 
-    def ask_batch(self, questions: Sequence[str]) -> list[Any]:
+    def refresh(self) -> list[str]:
+        return []
+
+    def ask_batch(self, questions: Sequence[str], kbs: Sequence[str]) -> list[Any]:
         raise AssertionError("the page tests never ask")
 
 

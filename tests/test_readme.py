@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import shlex
+import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,13 +18,14 @@ from kbot.api.schemas import AnswerOut, ErrorResponse
 from kbot.cli import app
 from kbot.config import Settings
 from kbot.embedding import FakeEmbedder
+from kbot.index import build_index
 from test_api_server import running_server
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 DOCUMENTED_BASE = "http://127.0.0.1:8000"
 CURL = "/usr/bin/curl"
-ENDPOINTS = {"/v1/ask", "/v1/sources", "/v1/sources/{id}", "/healthz", "/readyz"}
+ENDPOINTS = {"/v1/ask", "/v1/kbs", "/v1/sources", "/v1/sources/{id}", "/healthz", "/readyz"}
 
 
 def code_blocks(markdown: str) -> list[str]:
@@ -92,8 +94,15 @@ def test_the_readme_shows_curl_for_every_endpoint() -> None:
 
 @pytest.fixture(scope="module")
 def server(fake_index_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    log = tmp_path_factory.mktemp("readme-server") / "server.log"
-    with running_server(fake_index_dir, log, KBOT_MODEL_NAME=FakeEmbedder.name) as base:
+    """What the README's examples run against: seeds/ as default, and a second knowledge base named "nih" (the
+    test's two asthma articles stand in for the NIH folder of the worked example)."""
+    folder = tmp_path_factory.mktemp("readme-server")
+    shutil.copytree(fake_index_dir / "default", folder / "index" / "default", symlinks=True)
+    build_index(ROOT / "tests" / "kbs" / "asthma", folder / "index" / "nih", FakeEmbedder())
+    kbs = json.dumps({"nih": str(ROOT / "tests" / "kbs" / "asthma")})
+    with running_server(
+        folder / "index", folder / "server.log", KBOT_MODEL_NAME=FakeEmbedder.name, KBOT_KNOWLEDGE_BASES=kbs
+    ) as base:
         yield base
 
 

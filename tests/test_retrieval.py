@@ -11,6 +11,7 @@ import pytest
 
 from kbot.embedding import Embedder, FakeEmbedder
 from kbot.index import Index, load_index
+from kbot.knowledge_base import load_profile
 from kbot.retrieval import PIECE_POOL, QueryNormalizer, Retrieval, Retriever
 
 if TYPE_CHECKING:
@@ -19,12 +20,13 @@ if TYPE_CHECKING:
 
 @pytest.fixture(scope="module")
 def index(fake_index_dir: Path, seeds_dir: Path) -> Index:
-    return load_index(fake_index_dir, seeds_dir, FakeEmbedder.name)
+    return load_index(fake_index_dir / "default", seeds_dir, FakeEmbedder.name)
 
 
 @pytest.fixture(scope="module")
-def retriever(index: Index) -> Retriever:
-    return Retriever(index, top_passages=8)
+def retriever(index: Index, seeds_dir: Path) -> Retriever:
+    lexicon = load_profile(seeds_dir).lexicon  # the knowledge base's own words, as KnowledgeBase.load passes them
+    return Retriever(index, top_passages=8, synonyms=lexicon.synonyms, stopwords=lexicon.stopwords)
 
 
 @pytest.fixture(scope="module")
@@ -201,8 +203,8 @@ def test_tokens_signal_is_whole_where_every_content_word_is_found(
 def test_tokens_signal_matches_words_the_sentence_does_not_use(real_service: KbotService) -> None:
     """The real model's pieces in context: "anesthesia" finds "anesthetic", a word of another stem, where the
     lexical coverage sees nothing."""
-    rows = real_service.index.sentences
-    features = _features(real_service.retriever, real_service.embedder, "anesthesia")
+    rows = real_service.kb().index.sentences
+    features = _features(real_service.kb().retriever, real_service.embedder, "anesthesia")
     tokens, matched = features["tokens"], features["tokens"] > 0
     others = [r.id for r in rows if matched[r.id] and "anesthe" not in (r.section + r.text).lower()]
     variant = [r.id for r in rows if "anesthetic" in r.text and "anesthesia" not in r.section + r.text]

@@ -14,11 +14,11 @@ import pytest
 from threadpoolctl import threadpool_info
 
 from kbot.catalog import load_catalog
-from kbot.corpus import read_source_text
 from kbot.domain import Answer, Status
 from kbot.errors import InvalidQuestion
 from kbot.evaluation.gold import load_gold
 from kbot.evaluation.metrics import is_promotional
+from kbot.folder import read_source_text
 from kbot.service import KbotService, validate_question
 
 ROOT = Path(__file__).resolve().parents[1]

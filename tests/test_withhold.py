@@ -17,10 +17,10 @@ from typer.testing import CliRunner
 from kbot.catalog import load_catalog
 from kbot.cli import app
 from kbot.config import Settings
-from kbot.corpus import read_source_text
 from kbot.embedding import FakeEmbedder
+from kbot.folder import read_source_text
 from kbot.index import build_index, load_index
-from kbot.service import KbotService
+from kbot.service import KbotService, suggestions
 
 NEURO = "004_5aeca17a0480db8f.txt"
 STANFORD = "as is the case with other opioids"  # implies that ketamine is an opioid, when quoted alone
@@ -60,7 +60,7 @@ def _service(
     folder: Path, make_settings: Callable[..., Settings], embedder: FakeEmbedder, *fragments: str
 ) -> KbotService:
     seeds = copy_seeds(folder / "seeds", *fragments)
-    build_index(seeds, folder / "index", embedder)
+    build_index(seeds, folder / "index" / "default", embedder)
     # A lower cosine bar than the fake embedder's default, so that the question is answered from other sentences
     # once its best one is withheld: what is under test is which sentences may be quoted, not abstention.
     settings = make_settings(
@@ -89,25 +89,25 @@ def test_a_withheld_sentence_is_never_quoted(plain_service: KbotService, withhel
     assert before.quotes and STANFORD in before.quotes[0].text  # unwithheld, it is the first quote
     after = withheld_service.ask(QUESTION)
     assert after.status == "answered" and after.quotes  # the question is still answered, from other sentences
-    text = withheld_service.index.documents["004_5aeca17a0480db8f"].text
+    text = withheld_service.kb().index.documents["004_5aeca17a0480db8f"].text
     (held,) = spans_of(text, STANFORD)
     for quote in after.quotes:
         assert STANFORD not in quote.text
         assert quote.source_file != NEURO or quote.end <= held[0] or quote.start >= held[1]
-        doc = withheld_service.index.documents[quote.source_id]
+        doc = withheld_service.kb().index.documents[quote.source_id]
         assert doc.text[quote.start : quote.end] == quote.text
 
 
 def test_a_withheld_question_is_never_suggested(plain_service: KbotService, withheld_service: KbotService) -> None:
     vector = FakeEmbedder().embed([HEADING])[0]
-    assert HEADING in plain_service.suggestions(vector)
-    suggested = withheld_service.suggestions(vector)
+    assert HEADING in suggestions(plain_service.kb(), vector)
+    suggested = suggestions(withheld_service.kb(), vector)
     assert suggested and HEADING not in suggested
 
 
 def test_a_fresh_index_keeps_what_is_withheld(withheld_service: KbotService) -> None:
     settings = withheld_service.settings
-    index = load_index(settings.index_dir, settings.seeds_dir, FakeEmbedder.name)
+    index = load_index(settings.index_dir / "default", settings.seeds_dir, FakeEmbedder.name)
     catalog = {m.id: m for m in load_catalog(settings.seeds_dir)}
     assert {k: d.meta for k, d in index.documents.items()} == catalog  # do_not_quote comes back as a tuple
     assert [r.text for r in index.sentences if r.withheld] == [HEADING, SENTENCE]
@@ -126,7 +126,7 @@ def kbot(*args: str) -> str:
 def test_ingest_if_needed_rebuilds_after_sources_toml_changes(tmp_path: Path) -> None:
     seeds, index_dir = copy_seeds(tmp_path / "seeds"), tmp_path / "index"
     where = ("--seeds", str(seeds), "--index", str(index_dir))
-    assert "Built the index" in kbot("ingest", *where)
+    assert "built the index" in kbot("ingest", *where)
     assert "is up to date" in kbot("ingest", "--if-needed", *where)
     (seeds / "sources.toml").write_text(
         (seeds / "sources.toml")
@@ -135,8 +135,8 @@ def test_ingest_if_needed_rebuilds_after_sources_toml_changes(tmp_path: Path) ->
         encoding="utf-8",
     )
     rebuilt = kbot("ingest", "--if-needed", *where)
-    assert "sources.toml changed" in rebuilt and "Built the index" in rebuilt
-    index = load_index(index_dir, seeds, FakeEmbedder.name)
+    assert "sources.toml changed" in rebuilt and "built the index" in rebuilt
+    index = load_index(index_dir / "default", seeds, FakeEmbedder.name)
     assert [STANFORD in r.text for r in index.sentences if r.withheld] == [True]
 
 
@@ -157,4 +157,4 @@ def test_the_projects_own_withheld_sentence_is_not_quoted(real_service: KbotServ
     answer = real_service.ask("is ketamine addictive")
     assert answer.status == "answered" and answer.quotes
     assert all(STANFORD not in q.text for q in answer.quotes)
-    assert [r.text for r in real_service.index.sentences if r.withheld] == [SENTENCE]
+    assert [r.text for r in real_service.kb().index.sentences if r.withheld] == [SENTENCE]

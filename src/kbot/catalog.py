@@ -3,7 +3,7 @@
 Every article file (.txt or .md) in seeds/ needs exactly one entry, keyed by its file name::
 
     ["000_d554ee0bf36446b0.txt"]
-    title = "Is Ketamine an Opioid? Understanding Its Unique Antidepressant Mechanism"
+    title = "Understanding Asthma: Triggers, Symptoms and Treatment"
     publisher = "Lab Manager"
     url = ""
     updated = ""            # YYYY-MM-DD, or empty
@@ -27,10 +27,8 @@ from typing import Any
 
 from kbot.domain import SourceMeta
 from kbot.errors import CatalogError
+from kbot.folder import CATALOG_FILE, article_files, is_article_name, read_source_text
 
-CATALOG_FILE = "sources.toml"
-CALIBRATION_FILE = "abstention.toml"  # written by `kbot calibrate`
-ARTICLE_SUFFIXES = (".txt", ".md")
 KINDS = ("editorial", "clinic_marketing")
 TEXT_FIELDS = ("title", "publisher", "url", "updated", "kind")
 FIELDS = (*TEXT_FIELDS, "do_not_quote")
@@ -44,7 +42,10 @@ def load_catalog(seeds_dir: Path) -> list[SourceMeta]:
     """Read ``seeds_dir/sources.toml`` and check it against the article files; sorted by file name."""
     path = seeds_dir / CATALOG_FILE
     if not seeds_dir.is_dir():
-        raise CatalogError(f"The seeds folder {seeds_dir} does not exist.", "create it, or set KBOT_SEEDS_DIR")
+        raise CatalogError(
+            f"The knowledge base folder {seeds_dir} does not exist.",
+            "create it, or correct KBOT_SEEDS_DIR (the default knowledge base) or KBOT_KNOWLEDGE_BASES",
+        )
     if not path.is_file():
         raise CatalogError(
             f"{path} is missing: kbot needs it to know each article's title and publisher.",
@@ -81,7 +82,7 @@ def _entry(seeds_dir: Path, name: str, value: Any, problems: list[Problem]) -> S
     if not isinstance(value, dict):
         problems.append((f"{where} is not a table.", f'write it as ["{name}"] on its own line, then its fields'))
         return None
-    if Path(name).name != name or Path(name).suffix.lower() not in ARTICLE_SUFFIXES:
+    if not is_article_name(name):
         problems.append(
             (f"{where} does not name a .txt or .md file directly in the seeds folder.", "use the article's file name")
         )
@@ -145,8 +146,6 @@ def _fragments(value: Any, where: str, problems: list[Problem]) -> tuple[str, ..
 
 def _check_fragments(path: Path, fragments: tuple[str, ...], where: str, problems: list[Problem]) -> None:
     """Each fragment must occur in the article's text, read as the corpus reads it (offsets count that text)."""
-    from kbot.corpus import read_source_text  # here, not at the top: kbot.corpus imports this module
-
     try:
         text = read_source_text(path)
     except CatalogError as exc:
@@ -174,7 +173,7 @@ def is_iso_date(value: str) -> bool:
 
 
 def _unlisted(seeds_dir: Path, entries: dict[str, Any]) -> list[Problem]:
-    files = sorted(p.name for p in seeds_dir.iterdir() if p.is_file() and p.suffix.lower() in ARTICLE_SUFFIXES)
+    files = [p.name for p in article_files(seeds_dir)]
     return [
         (
             f"{name} is in {seeds_dir} but has no entry in {CATALOG_FILE}.",
@@ -183,22 +182,6 @@ def _unlisted(seeds_dir: Path, entries: dict[str, Any]) -> list[Problem]:
         for name in files
         if name not in entries
     ]
-
-
-def unread_files(seeds_dir: Path) -> list[str]:
-    """Files in ``seeds_dir`` that are neither an article (.txt, .md) nor kbot's own (sources.toml, abstention.toml),
-    hidden files aside: ingest skips them and says so, since a curator who drops in a saved .html page or a .pdf
-    expects it to be read."""
-    if not seeds_dir.is_dir():
-        return []
-    return sorted(
-        p.name
-        for p in seeds_dir.iterdir()
-        if p.is_file()
-        and not p.name.startswith(".")
-        and p.suffix.lower() not in ARTICLE_SUFFIXES
-        and p.name not in (CATALOG_FILE, CALIBRATION_FILE)
-    )
 
 
 def _duplicate_ids(metas: list[SourceMeta]) -> list[Problem]:

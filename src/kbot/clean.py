@@ -16,10 +16,10 @@ Four passes, each adding to what the one before dropped (the phrase lists are da
 Inside the blocks that are kept, ``promotional_sentence`` finds the single sentences that advertise (a phone number,
 a promo code); chunking withholds them from quotes, like a curator's ``do_not_quote``.
 
-Deliberate choice (001): "At Pacific Mind Health, ketamine is offered as compounded intranasal ketamine, ..." names
-the publisher with an offer, which is one promotion signal, but it is kept: it sits in an explanatory section and
-tells a patient what a session involves (monitoring, no driving afterwards, induction and maintenance phases), with no
-call to come in. The citation shows the reader that the clinic itself says it.
+Deliberate choice: "At <the clinic>, <the treatment> is offered as ..." names the publisher with an offer, which is one
+promotion signal, but it is kept (a sentence of this kind in seeds/001 decided it): it sits in an explanatory section
+and tells a patient what a session involves (monitoring, no driving afterwards, induction and maintenance phases),
+with no call to come in. The citation shows the reader that the clinic itself says it.
 """
 
 from __future__ import annotations

@@ -1,4 +1,7 @@
-"""kbot's command line: ingest, ask, sources, import, serve, eval, calibrate. Errors: a message and exit code 2."""
+"""kbot's command line: ingest, ask, sources, kbs, import, serve, eval, calibrate. Errors: a message and exit code 2.
+
+Every command that reads articles takes ``--kb NAME`` (the knowledge base; ``default`` is seeds/); ``kbot ingest``
+without it builds every configured knowledge base."""
 
 from __future__ import annotations
 
@@ -22,8 +25,13 @@ app = typer.Typer(
 )
 F = TypeVar("F", bound=Callable[..., Any])
 
-SeedsOpt = Annotated[Path | None, typer.Option("--seeds", help="Folder of articles and sources.toml [default: seeds/]")]
-IndexOpt = Annotated[Path | None, typer.Option("--index", help="Folder of the built index [default: index/]")]
+SeedsOpt = Annotated[
+    Path | None, typer.Option("--seeds", help="Folder of the knowledge base 'default' [default: seeds/]")
+]
+IndexOpt = Annotated[
+    Path | None, typer.Option("--index", help="Folder of the indexes, one per knowledge base [default: index/]")
+]
+KbOpt = Annotated[str, typer.Option("--kb", help="The knowledge base (kbot kbs lists them)")]
 
 
 def _settings(seeds: Path | None = None, index: Path | None = None) -> Settings:
@@ -57,7 +65,7 @@ def _say_error(exc: KbotError) -> None:
 
 def _say_unread(seeds_dir: Path) -> None:
     """Warn about files in seeds/ that no article is read from (a saved .html page, a .pdf): skipped, not lost."""
-    from kbot.catalog import unread_files
+    from kbot.folder import unread_files
 
     for name in unread_files(seeds_dir):
         if Path(name).suffix.lower() in (".html", ".htm"):
@@ -82,30 +90,52 @@ def _say_unread(seeds_dir: Path) -> None:
 def ingest(
     seeds: SeedsOpt = None,
     index: IndexOpt = None,
+    kb: Annotated[
+        list[str] | None, typer.Option("--kb", help="Build only this knowledge base (repeat for several)")
+    ] = None,
     if_needed: Annotated[
         bool, typer.Option("--if-needed", help="Only build when the index is missing or stale")
     ] = False,
 ) -> None:
-    """Read, clean and embed every article in seeds/, and swap the new index in atomically."""
-    from kbot.embedding import load_embedder
-    from kbot.index import build_index, load_index
+    """Read, clean and embed the articles of every knowledge base (or those named), and swap each new index in
+    atomically. A running `kbot serve` serves it within seconds. One knowledge base that fails does not stop the
+    others; the exit code is 2 if any failed."""
+    failed = _ingest(_settings(seeds, index), kb, if_needed)
+    if failed:
+        raise typer.Exit(2)
 
-    settings = _settings(seeds, index)
-    _say_unread(settings.seeds_dir)
-    if if_needed:
+
+def _ingest(settings: Settings, names: list[str] | None, if_needed: bool) -> list[str]:
+    """Build each knowledge base's index; the names of those that failed (each error said on stderr)."""
+    from kbot.embedding import Embedder, load_embedder
+    from kbot.index import build_index, kb_index_dir, load_index
+    from kbot.knowledge_base import configured, folder_of
+
+    folders = {name: folder_of(settings, name) for name in names} if names else configured(settings)
+    embedder: Embedder | None = None
+    failed: list[str] = []
+    for name, folder in folders.items():
+        index_dir = kb_index_dir(settings.index_dir, name)
         try:
-            load_index(settings.index_dir, settings.seeds_dir, settings.model_name)
-            typer.echo(f"The index in {settings.index_dir} is up to date.")
-            return
+            _say_unread(folder)
+            if if_needed:
+                try:
+                    load_index(index_dir, folder, settings.model_name)
+                    typer.echo(f"{name}: the index is up to date.")
+                    continue
+                except KbotError as exc:
+                    typer.echo(f"{name}: {exc.message} Building it now.")
+            started = time.perf_counter()
+            embedder = embedder or load_embedder(settings.model_name)
+            manifest = build_index(folder, index_dir, embedder, settings.passage_sentences)
         except KbotError as exc:
-            typer.echo(f"{exc.message} Building it now.")
-    started = time.perf_counter()
-    manifest = build_index(
-        settings.seeds_dir, settings.index_dir, load_embedder(settings.model_name), settings.passage_sentences
-    )
-    counts = ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in manifest["counts"].items())
-    typer.echo(f"Built the index in {time.perf_counter() - started:.1f} s: {counts}.")
-    typer.echo(f"It is in {settings.index_dir / 'current'} (model {manifest['model']}).")
+            _say_error(exc)
+            failed.append(name)
+            continue
+        counts = ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in manifest["counts"].items())
+        typer.echo(f"{name}: built the index in {time.perf_counter() - started:.1f} s: {counts}.")
+        typer.echo(f"{name}: it is in {index_dir / 'current'} (model {manifest['model']}).")
+    return failed
 
 
 @app.command()
@@ -113,6 +143,7 @@ def ingest(
 def ask(
     question: Annotated[str, typer.Argument(help="The question, in quotes")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the answer object as JSON")] = False,
+    kb: KbOpt = "default",
     seeds: SeedsOpt = None,
     index: IndexOpt = None,
 ) -> None:
@@ -121,7 +152,7 @@ def ask(
 
     settings = _settings(seeds, index)
     validate_question(question, settings.max_question_chars)  # before loading the model: a bad question fails fast
-    result = KbotService.load(settings).ask(question)
+    result = KbotService.load(settings, only=[kb]).ask(question, kb)
     if as_json:
         typer.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
     else:
@@ -134,6 +165,7 @@ def sources(
     show: Annotated[
         str | None, typer.Option("--show", help="A source id or file: list its blocks, kept or dropped")
     ] = None,
+    kb: KbOpt = "default",
     seeds: SeedsOpt = None,
 ) -> None:
     """List the articles, or show what cleaning keeps and drops in one of them, and which sentences are withheld."""
@@ -141,13 +173,14 @@ def sources(
     from kbot.chunking import sentence_rows
     from kbot.clean import explain, promotional_sentence
     from kbot.corpus import read_document
+    from kbot.knowledge_base import folder_of
 
-    settings = _settings(seeds)
-    catalog = load_catalog(settings.seeds_dir)
+    folder = folder_of(_settings(seeds), kb)
+    catalog = load_catalog(folder)
     if show is None:
-        _say_unread(settings.seeds_dir)
+        _say_unread(folder)
         for meta in catalog:
-            doc = read_document(settings.seeds_dir, meta)
+            doc = read_document(folder, meta)
             held = sum(r.withheld for r in sentence_rows([doc]))
             typer.echo(
                 f"{meta.id}  {meta.publisher}: “{meta.title}” ({meta.kind}; {len(doc.kept_blocks)} of "
@@ -158,7 +191,7 @@ def sources(
     matches = [m for m in catalog if show in {m.id, m.file}]
     if not matches:
         raise KbotError(f"No source {show!r}.", fix="kbot sources (to list the ids)")
-    doc = read_document(settings.seeds_dir, matches[0])
+    doc = read_document(folder, matches[0])
     typer.echo(explain(doc))
     withheld = [r for r in sentence_rows([doc]) if r.withheld]
     if withheld:
@@ -174,12 +207,14 @@ def sources(
 @friendly_errors
 def import_pages(
     pages: Annotated[list[Path], typer.Argument(metavar="PAGE.html", help="Saved web pages, from anywhere")],
+    kb: KbOpt = "default",
     seeds: SeedsOpt = None,
 ) -> None:
-    """Turn saved web pages into Markdown articles in seeds/, each with its entry appended to sources.toml."""
+    """Turn saved web pages into Markdown articles in a knowledge base's folder, each with its sources.toml entry."""
     from kbot.importing import catalog_problem, import_page
+    from kbot.knowledge_base import folder_of
 
-    seeds_dir = _settings(seeds).seeds_dir
+    seeds_dir = folder_of(_settings(seeds), kb)
     failed = 0
     for page in pages:
         try:
@@ -202,14 +237,39 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
     workers: Annotated[int, typer.Option(help="Worker processes (each loads the model; the index is shared)")] = 1,
-    build: Annotated[bool, typer.Option(help="Build the index first if it is missing or stale")] = True,
+    build: Annotated[bool, typer.Option(help="Build the indexes first if they are missing or stale")] = True,
 ) -> None:
-    """Serve the chat page, the widget and the JSON API."""
+    """Serve the chat page, the widget and the JSON API, for every knowledge base."""
     from kbot.api.server import run
 
+    settings = _settings()
     if build:
-        ingest(if_needed=True)
-    run(_settings(), host=host, port=port, workers=workers)
+        failed = _ingest(settings, None, if_needed=True)
+        if failed:  # the others are served; these answer their error until they are fixed and ingested
+            typer.secho(f"Serving without: {', '.join(failed)} (see above).", err=True, fg=typer.colors.YELLOW)
+    run(settings, host=host, port=port, workers=workers)
+
+
+@app.command()
+@friendly_errors
+def kbs(seeds: SeedsOpt = None, index: IndexOpt = None) -> None:
+    """List the knowledge bases: name, folder, number of articles and the index build on disk (the one a running
+    server serves within seconds)."""
+    from kbot.folder import article_files
+    from kbot.index import current_build, kb_index_dir
+    from kbot.knowledge_base import configured, load_profile
+
+    settings = _settings(seeds, index)
+    for name, folder in configured(settings).items():
+        build = current_build(kb_index_dir(settings.index_dir, name))
+        try:
+            title = load_profile(folder).title
+        except KbotError as exc:
+            title = f"(kb.toml: {exc.message})"
+        typer.echo(
+            f"{name}  {title}  {folder}  {len(article_files(folder))} articles  "
+            + (f"build {build.name}" if build else "no index yet: run kbot ingest --kb " + name)
+        )
 
 
 @app.command("eval")
@@ -218,11 +278,12 @@ def evaluate(
     gold: Annotated[Path, typer.Argument(help="Gold question set (JSON lines)")] = Path("eval/gold.jsonl"),
     out: Annotated[Path, typer.Option(help="Folder for report.md, report.json and the plot")] = Path("eval"),
     baseline: Annotated[bool, typer.Option(help="Also run the 500-character-chunk baseline")] = True,
+    kb: KbOpt = "default",
 ) -> None:
     """Measure kbot on the gold set, side by side with a baseline; exit 1 when a threshold is missed."""
     from kbot.evaluation.run import run_evaluation
 
-    passed = run_evaluation(_settings(), gold, out, with_baseline=baseline)
+    passed = run_evaluation(_settings(), gold, out, with_baseline=baseline, kb=kb)
     raise typer.Exit(0 if passed else 1)
 
 
@@ -230,11 +291,12 @@ def evaluate(
 @friendly_errors
 def calibrate(
     labelled: Annotated[Path, typer.Argument(help="Labelled questions (JSON lines)")] = Path("eval/calibration.jsonl"),
+    kb: KbOpt = "default",
 ) -> None:
-    """Choose the abstention thresholds on a labelled set and write them to seeds/abstention.toml."""
+    """Choose the abstention thresholds on a labelled set and write them to the knowledge base's abstention.toml."""
     from kbot.evaluation.calibrate import run_calibration
 
-    run_calibration(_settings(), labelled)
+    run_calibration(_settings(), labelled, kb=kb)
 
 
 if __name__ == "__main__":

@@ -51,9 +51,14 @@ class Settings(BaseSettings):
 
     # Where things are
     seeds_dir: Path = Field(
-        default_factory=lambda: _default_dir("seeds"), description="Folder of articles and sources.toml"
+        default_factory=lambda: _default_dir("seeds"), description="Folder of the knowledge base named default"
     )
-    index_dir: Path = Field(default_factory=lambda: _default_dir("index"), description="Folder of the built index")
+    knowledge_bases: dict[str, Path] = Field(
+        default_factory=dict, description="More knowledge bases: name -> folder (JSON object)"
+    )
+    index_dir: Path = Field(
+        default_factory=lambda: _default_dir("index"), description="Folder of the indexes, one per knowledge base"
+    )
     web_dir: Path = Field(
         default_factory=lambda: _default_dir("web"), description="Folder of templates and widget files"
     )
@@ -96,6 +101,9 @@ class Settings(BaseSettings):
         default_factory=list, description="Accepted X-API-Key values; empty means no key needed"
     )
     api_keys_file: Path | None = Field(None, description="File with one API key per line (adds to api_keys)")
+    api_key_scopes: dict[str, list[str]] = Field(
+        default_factory=dict, description="Keys limited to some knowledge bases: key -> names (JSON); adds the keys"
+    )
     rate_limit_per_minute: int = Field(60, description="Requests per minute per key or client address (0 = off)")
     trust_forwarded_for: bool = Field(
         False, description="Take the client address from X-Forwarded-For (behind a proxy)"
@@ -104,6 +112,9 @@ class Settings(BaseSettings):
     cache_size: int = Field(1024, description="Answers to repeated questions kept in memory")
     batch_wait_ms: float = Field(2.0, description="How long a question waits for others to share one model call")
     batch_max: int = Field(32, description="Most questions encoded in one model call")
+    reload_interval: float = Field(
+        2.0, gt=0, description="Seconds between checks for a rebuilt index, served without a restart"
+    )
 
 
 def load_settings(**overrides: Any) -> Settings:

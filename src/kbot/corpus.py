@@ -8,7 +8,7 @@ do not, and none wraps a paragraph over several lines. In a .md file, ``#`` head
 lines run on until a blank line (Markdown's soft line breaks), so a block's text can hold a newline there.
 
 Kinds. The title is the line that matches the catalog's title, looked for only before the article's first prose (so
-001, whose page lost its title line, has none and its "Is ketamine an opioid?" stays a heading of its own section).
+an article whose page lost its title line has none, and its first question stays a heading of its own section).
 A heading is a short line with no sentence punctuation, or a single question followed by content. A question under a
 FAQ heading, or labelled "Q1:", is a FAQ question, and the paragraphs under it are its answer.
 """
@@ -23,15 +23,14 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from kbot.catalog import load_catalog
 from kbot.clean import mark_furniture
 from kbot.domain import Block, BlockKind, Document, Sentence, SourceMeta
-from kbot.errors import CatalogError
+from kbot.folder import read_source_text
 
 _NEWLINE = re.compile(r"\r\n|\r|\n")
 _BULLET = re.compile(r"(?:[-*+•·▪◦‣]\s+)+|\d{1,3}[.)]\s+")  # "- ", "  • ", "* ", "1. ", "• • "
 _TRAILING_DECORATION = re.compile(r"(?:\s+[•·▪◦‣])+$")  # "Get in touch • •"
-_Q_LABEL = re.compile(r"Q\d{0,3}\s*:\s*")  # "Q1: Is ketamine an opioid?"
+_Q_LABEL = re.compile(r"Q\d{0,3}\s*:\s*")  # "Q1: Is asthma contagious?"
 _A_LABEL = re.compile(r"A\d{0,3}\s*:\s*")
 _MD_HEADING = re.compile(r"#{1,6}\s+")
 _MD_CLOSING_HASHES = re.compile(r"\s+#+$")
@@ -48,23 +47,6 @@ _INVISIBLE = "\ufeff\u200b"
 HEADING_WORDS = 12  # a heading is at most this long
 QUESTION_WORDS = 20  # a question heading is at most this long
 TITLE_MATCH = 0.8  # lowest similarity of a line to the catalog's title
-
-
-def read_source_text(path: Path) -> str:
-    """A source file's text as offsets count it: UTF-8, newlines untranslated."""
-    try:
-        with path.open(encoding="utf-8", newline="") as f:
-            return f.read()
-    except FileNotFoundError as exc:
-        raise CatalogError(
-            f"The article {path} does not exist.", "add it, or remove its entry from sources.toml"
-        ) from exc
-    except UnicodeDecodeError as exc:
-        raise CatalogError(f"The article {path} is not UTF-8 text ({exc}).", "save it as UTF-8") from exc
-
-
-def read_corpus(seeds_dir: Path) -> list[Document]:
-    return [read_document(seeds_dir, meta) for meta in load_catalog(seeds_dir)]
 
 
 def read_document(seeds_dir: Path, meta: SourceMeta) -> Document:
@@ -171,7 +153,7 @@ def _inner_break(text: str) -> bool:
 
 
 def _heading_shaped(text: str) -> bool:
-    """A short line with no sentence punctuation: "The NMDA Receptor and mTOR Activation", "Key takeaways"."""
+    """A short line with no sentence punctuation: "The Airways and Inflammation", "Key takeaways"."""
     return (
         (text[:1].isupper() or text[:1].isdigit())
         and any(c.isalpha() for c in text)
@@ -183,7 +165,7 @@ def _heading_shaped(text: str) -> bool:
 
 
 def _question_shaped(text: str) -> bool:
-    """One short question: "How does ketamine work in the brain?"."""
+    """One short question: "How do inhalers work in the lungs?"."""
     return (
         bool(_QUESTION_END.search(text))
         and _words(text) <= QUESTION_WORDS

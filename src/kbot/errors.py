@@ -35,6 +35,14 @@ class IndexStale(KbotError):
     """The index was built from other sources or with another model."""
 
 
+class IngestRunning(KbotError):
+    """Another ingest is building the same knowledge base's index."""
+
+
+class UnknownKnowledgeBase(KbotError):
+    """A knowledge base name that is not configured."""
+
+
 class InvalidQuestion(KbotError):
     """A question that cannot be asked (empty, too long)."""
 

@@ -21,10 +21,11 @@ from pathlib import Path
 
 import trafilatura
 
-from kbot.catalog import ARTICLE_SUFFIXES, CATALOG_FILE, is_iso_date, load_catalog, parse_catalog
+from kbot.catalog import is_iso_date, load_catalog, parse_catalog
 from kbot.corpus import read_document
 from kbot.domain import BlockKind, Document, SourceMeta
 from kbot.errors import CatalogError, KbotError
+from kbot.folder import ARTICLE_SUFFIXES, CATALOG_FILE
 
 KIND_COMMENT = '# change to "clinic_marketing" if this is a treatment provider\'s own page'
 RESAVE = "save the page again once its article has loaded, or copy the article's text into a .md file"

@@ -1,7 +1,8 @@
 """Building, storing and loading the index: FAISS over passages, sentence vectors, the corpus tables and a manifest.
 
-Layout of ``index_dir``::
+Each knowledge base has its own index folder, ``<KBOT_INDEX_DIR>/<kb name>/`` (``kb_index_dir``). Its layout::
 
+    .lock                           held while a build runs, so that two ingests of one knowledge base never race
     current -> builds/<stamp>/      a symlink, swapped atomically when a rebuild finishes
     builds/<stamp>/manifest.json    model, vector size, a SHA-256 of every source file and of every index file, counts
     builds/<stamp>/corpus.json      documents (metadata and blocks), sentences, passages
@@ -19,7 +20,7 @@ the model, and says what to run when the index is missing, corrupt or stale.
 
 from __future__ import annotations
 
-import hashlib
+import fcntl
 import json
 import os
 import shutil
@@ -35,10 +36,11 @@ import numpy as np
 
 from kbot.catalog import load_catalog
 from kbot.chunking import SentenceRow, make_passages, passage_context, sentence_rows
-from kbot.corpus import read_document, read_source_text
+from kbot.corpus import read_document
 from kbot.domain import Block, BlockKind, Document, Passage, Sentence, SourceMeta
 from kbot.embedding import Embedder, Vectors, unit_rows
-from kbot.errors import IndexCorrupt, IndexMissing, IndexStale
+from kbot.errors import IndexCorrupt, IndexMissing, IndexStale, IngestRunning
+from kbot.folder import read_source_text, sha256, source_hashes
 
 FORMAT = 5  # 5: advertising sentences are withheld (an index built before would still quote them)
 FIX = "kbot ingest"
@@ -69,19 +71,26 @@ class Index:
     def sentence_vectors(self) -> Vectors:
         return self.views["sentences"]
 
+    @property
+    def build(self) -> str:
+        """Which build this is: its folder's name under builds/ (the time it started, and a unique suffix)."""
+        return self.path.name
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+def kb_index_dir(index_root: Path, kb_name: str) -> Path:
+    """Where a knowledge base's index lives: one folder per knowledge base under KBOT_INDEX_DIR."""
+    return index_root / kb_name
 
 
-def source_hashes(seeds_dir: Path) -> dict[str, str]:
-    """SHA-256 of sources.toml and of every article file in seeds/."""
-    catalog = seeds_dir / "sources.toml"
-    hashes = {"sources.toml": _sha256(catalog)} if catalog.is_file() else {}
-    for path in sorted(seeds_dir.iterdir()):
-        if path.suffix in {".txt", ".md"} and path.is_file():
-            hashes[path.name] = _sha256(path)
-    return hashes
+def current_build(index_dir: Path) -> Path | None:
+    """The build ``current`` points at now, or None when there is none yet."""
+    link = index_dir / "current"
+    return link.resolve() if (link / "manifest.json").exists() else None
+
+
+def read_corpus(seeds_dir: Path) -> list[Document]:
+    """Every article of a knowledge base's folder, read, cleaned and split into sentences, in catalog order."""
+    return [read_document(seeds_dir, meta) for meta in load_catalog(seeds_dir)]
 
 
 # ---------------------------------------------------------------- building
@@ -135,7 +144,7 @@ def _write_build(folder: Path, seeds_dir: Path, documents: list[Document], embed
         "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "passage_sentences": size,
         "sources": source_hashes(seeds_dir),
-        "files": {name: _sha256(folder / name) for name in _DATA_FILES},
+        "files": {name: sha256(folder / name) for name in _DATA_FILES},
         "counts": {
             "documents": len(documents),
             "blocks": sum(len(d.blocks) for d in documents),
@@ -158,8 +167,24 @@ def piece_basis(vectors: Vectors, dims: int) -> Vectors:
 
 
 def build_index(seeds_dir: Path, index_dir: Path, embedder: Embedder, passage_sentences: int = 3) -> dict[str, Any]:
-    """Read and clean every source, embed it, and swap the new build in atomically. Returns the manifest."""
-    documents = [read_document(seeds_dir, meta) for meta in load_catalog(seeds_dir)]
+    """Read and clean every source, embed it, and swap the new build in atomically. Returns the manifest.
+
+    One build at a time per index folder: a second ingest of the same knowledge base fails at once with IngestRunning
+    (it would otherwise delete the first one's build when it finishes)."""
+    index_dir.mkdir(parents=True, exist_ok=True)
+    with (index_dir / ".lock").open("w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise IngestRunning(
+                f"Another kbot ingest is building the index in {index_dir} right now.",
+                "wait for it to finish (its new index is then used), then run kbot ingest again if you changed more",
+            ) from None
+        return _build_locked(seeds_dir, index_dir, embedder, passage_sentences)
+
+
+def _build_locked(seeds_dir: Path, index_dir: Path, embedder: Embedder, passage_sentences: int) -> dict[str, Any]:
+    documents = read_corpus(seeds_dir)
     builds = index_dir / "builds"
     builds.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
@@ -257,7 +282,7 @@ def load_index(index_dir: Path, seeds_dir: Path, model: str) -> Index:
     folder = folder.resolve()
     manifest = _read_manifest(folder)
     for name, digest in manifest["files"].items():
-        if not (folder / name).is_file() or _sha256(folder / name) != digest:
+        if not (folder / name).is_file() or sha256(folder / name) != digest:
             raise IndexCorrupt(f"The index file {folder / name} is missing or damaged.", FIX)
     check_manifest(manifest, seeds_dir, model)
     try:

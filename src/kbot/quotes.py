@@ -86,7 +86,7 @@ class QuoteSelector:
         return (row,)
 
     def _list_span(self, row: SentenceRow, rows: Sequence[SentenceRow]) -> tuple[SentenceRow, ...] | None:
-        """For a list's lead-in ("Ketamine can cause adverse drug effects such as:") or one of its items: the lead-in
+        """For a list's lead-in ("The medicine can cause side effects such as:") or one of its items: the lead-in
         and every item, one contiguous span of the article, when it fits in ``list_max_chars``; else None."""
 
         def follows(a: SentenceRow, b: SentenceRow) -> bool:  # b is the block right after a's, same article

@@ -13,7 +13,7 @@ import math
 import re
 import tomllib
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -30,7 +30,8 @@ from kbot.embedding import Encoded, unit_rows
 from kbot.index import Index
 
 _WORD = re.compile(r"[a-z0-9]+(?:['’][a-z]+)?")
-STOPWORDS = frozenset(STOPWORDS_EN_PLUS) | {"ketamine's", "im", "ive", "dont", "doesnt", "isnt", "whats", "u", "ur"}
+# English stop words and their chat spellings; a knowledge base adds its own in its kb.toml ([lexicon] stopwords).
+STOPWORDS = frozenset(STOPWORDS_EN_PLUS) | {"im", "ive", "dont", "doesnt", "isnt", "whats", "u", "ur"}
 
 
 @dataclass(frozen=True)
@@ -84,17 +85,19 @@ class QueryNormalizer:
         synonyms: dict[str, str] | None = None,
         dictionary: frozenset[str] | None = None,
         fillers: frozenset[str] | None = None,
+        stopwords: frozenset[str] = STOPWORDS,
     ) -> None:
         self.vocabulary = vocabulary
         self.dictionary = dictionary if dictionary is not None else english_words()
         self._sorted_vocab = sorted(w for w in vocabulary if len(w) >= 4)
         self.synonyms = synonyms if synonyms is not None else dict(_lexicon()["synonyms"])
         self.fillers = fillers if fillers is not None else frozenset(_lexicon()["fillers"]["words"])
+        self.stopwords = stopwords
         phrases = sorted(self.synonyms, key=len, reverse=True)
         self._pattern = re.compile(r"\b(" + "|".join(map(re.escape, phrases)) + r")\b") if phrases else None
 
     def _fix(self, word: str) -> str:
-        known = word in self.vocabulary or word in STOPWORDS or word in self.dictionary or word in self.synonyms
+        known = word in self.vocabulary or word in self.stopwords or word in self.dictionary or word in self.synonyms
         if len(word) < 5 or known or not word.isalpha():
             return word
         close = difflib.get_close_matches(word, self._sorted_vocab, n=1, cutoff=0.84)
@@ -124,15 +127,25 @@ def english_words() -> frozenset[str]:
 
 @lru_cache(maxsize=1)
 def _lexicon() -> dict[str, Any]:
-    """kbot/data/lexicon.toml: patients' words onto the sources' ("synonyms"), and chat fillers to drop."""
+    """kbot/data/lexicon.toml: patients' words onto the sources' ("synonyms") that hold in any health text, and chat
+    fillers to drop. A knowledge base adds its own synonyms in its kb.toml."""
     return tomllib.loads(resources.files("kbot").joinpath("data/lexicon.toml").read_text(encoding="utf-8"))
 
 
 class Retriever:
-    """Hybrid retrieval over one loaded index: every quotable sentence is scored on dense and lexical signals."""
+    """Hybrid retrieval over one loaded index: every quotable sentence is scored on dense and lexical signals.
+    ``synonyms`` and ``stopwords`` are the knowledge base's own, added to the package's general ones."""
 
-    def __init__(self, index: Index, top_passages: int = 8, weights: Weights | None = None) -> None:
+    def __init__(
+        self,
+        index: Index,
+        top_passages: int = 8,
+        weights: Weights | None = None,
+        synonyms: Mapping[str, str] | None = None,
+        stopwords: Iterable[str] = (),
+    ) -> None:
         self.index = index
+        self.stopwords = STOPWORDS | frozenset(w.lower() for w in stopwords)
         self.top_passages = top_passages
         self.weights = weights or Weights()
         rows = index.sentences
@@ -152,7 +165,8 @@ class Retriever:
         self._idf = {t: math.log(1 + (n - c + 0.5) / (c + 0.5)) for t, c in df.items()}
         self._unseen_idf = math.log(1 + (n + 0.5) / 0.5)
         vocabulary = {w for r in rows for w in _WORD.findall(r.text.lower().replace("’", "'"))}
-        self.normalizer = QueryNormalizer(vocabulary)
+        general = dict(_lexicon()["synonyms"])
+        self.normalizer = QueryNormalizer(vocabulary, {**general, **(synonyms or {})}, stopwords=self.stopwords)
         self._heading_of, self._lead = self._structure(rows)
         self._passage_rows = [np.array(p.sentence_ids, dtype=np.int64) for p in index.passages]
         self._piece_counts = np.array([len(p) for p in index.pieces], dtype=np.int64)
@@ -182,7 +196,7 @@ class Retriever:
 
     def _words(self, texts: Sequence[str]) -> list[list[str]]:
         return [
-            self._stemmer.stemWords([w for w in _WORD.findall(t.lower().replace("’", "'")) if w not in STOPWORDS])
+            self._stemmer.stemWords([w for w in _WORD.findall(t.lower().replace("’", "'")) if w not in self.stopwords])
             for t in texts
         ]
 
@@ -213,7 +227,7 @@ class Retriever:
         coverage does not match. Other sentences get 0.
         """
         match = np.zeros(len(self.index.sentences), dtype=np.float32)
-        keep = [i for i, piece in enumerate(encoded.pieces) if piece not in STOPWORDS]
+        keep = [i for i, piece in enumerate(encoded.pieces) if piece not in self.stopwords]
         ids = among[self._piece_counts[among] > 0]
         if not keep or not len(ids):
             return match

@@ -15,6 +15,7 @@
   const apiBase = root.dataset.api || "";
   const hostOrigin = root.dataset.host || "";
   const level = Number(root.dataset.level) || 1;
+  const kb = root.dataset.kb || ""; // the knowledge base to ask; "" is the server's default
   const apiKey = new URLSearchParams(location.hash.slice(1)).get("key") || "";
   const REQUEST_TIMEOUT_MS = 30000;
 
@@ -147,13 +148,14 @@
     return request("/v1/ask", {
       method: "POST",
       headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ question }),
+      body: JSON.stringify(kb ? { question, kb } : { question }),
     });
   }
 
   function getDocument(sourceId) {
     if (!documents.has(sourceId)) {
-      const pending = request("/v1/sources/" + encodeURIComponent(sourceId), { method: "GET" });
+      const query = kb ? "?" + new URLSearchParams({ kb }) : "";
+      const pending = request("/v1/sources/" + encodeURIComponent(sourceId) + query, { method: "GET" });
       pending.catch(function () {
         documents.delete(sourceId); // let the next click try again
       });

@@ -1,10 +1,10 @@
 /* kbot widget: the one tag a clinic adds to its site.
  *
  *   <script src="https://kbot.example/widget.js" data-kbot-endpoint="https://kbot.example"
- *           data-kbot-title="Ask about ketamine" async></script>
+ *           data-kbot-title="Ask our health library" async></script>
  *
  * Optional: data-kbot-color="#0b5fad" (accent; text on it is picked for contrast), data-kbot-position="left",
- * data-kbot-starters="Is ketamine an opioid?|Is ketamine addictive?", data-kbot-api-key="...".
+ * data-kbot-starters="What is it used for?|What are the side effects?", data-kbot-api-key="...".
  *
  * This script draws only the launcher button, inside a Shadow DOM so the page's CSS and kbot's never meet. The chat
  * itself is an iframe served from kbot's origin, so scripts on this page (analytics, session replay) cannot read what a

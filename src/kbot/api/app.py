@@ -1,6 +1,8 @@
 """The HTTP API: ``create_app(settings)`` builds it; its lifespan loads the model and index once, in a thread.
 
-Routes: POST /v1/ask, GET /v1/sources, GET /v1/sources/{id}, GET /healthz, GET /readyz, plus the web pages' router.
+Routes: POST /v1/ask, GET /v1/kbs, GET /v1/sources, GET /v1/sources/{id}, GET /healthz, GET /readyz, plus the web
+pages' router. Every worker checks every few seconds (KBOT_RELOAD_INTERVAL) whether `kbot ingest` swapped in a new
+index for a knowledge base, and serves it from then on, without a restart.
 Every error has one JSON shape, ``{"error": {"code", "message", "request_id", ...}}``, and never echoes what the
 caller sent: a question may be a patient's health information.
 """
@@ -14,9 +16,9 @@ import json
 import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, Header, Request
+from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
@@ -36,19 +38,21 @@ from kbot.api.security import (
     caller_id,
     client_address,
     load_api_keys,
+    load_key_scopes,
 )
 from kbot.api.strict_json import DUPLICATE_FIELD, StrictJsonRoute
 from kbot.config import Settings
 from kbot.domain import Answer
-from kbot.errors import IndexCorrupt, IndexMissing, IndexStale, KbotError
+from kbot.errors import CatalogError, IndexCorrupt, IndexMissing, IndexStale, KbotError, UnknownKnowledgeBase
 
 if TYPE_CHECKING:
+    from kbot.knowledge_base import KnowledgeBase
     from kbot.service import KbotService
 
 log = logging.getLogger("kbot.api")
 Loader = Callable[[Settings], "KbotService"]
 RETRY_WHILE_LOADING = "5"
-WARM_UP_QUESTION = "Is ketamine an opioid?"
+WARM_UP_FALLBACK = "What is this about?"  # for a knowledge base with neither starter questions nor question headings
 DOCS_PATHS = frozenset({"/docs", "/docs/oauth2-redirect", "/redoc"})  # fastapi-offline's interactive docs
 
 
@@ -68,6 +72,7 @@ class Runtime:
     settings: Settings
     keys: KeyChecker
     limiter: RateLimiter
+    scopes: dict[str, frozenset[str]] = field(default_factory=dict)  # keys limited to some knowledge bases
     service: "KbotService | None" = None
     asker: CachedAsker | None = None
     load_error: ApiError | None = None
@@ -93,11 +98,66 @@ class Runtime:
             headers={"Retry-After": RETRY_WHILE_LOADING},
         )
 
+    def kb(self, request: Request, name: str) -> "KnowledgeBase":
+        """The knowledge base ``name``, if the caller's key may use it and it can answer; else the API's error."""
+        service, _ = self.ready()
+        allowed: frozenset[str] | None = getattr(request.state, "kb_scope", None)
+        if allowed is not None and name not in allowed:
+            raise ApiError(403, "kb_forbidden", f"This API key may not use the knowledge base {name!r}")
+        try:
+            return service.kb(name)
+        except UnknownKnowledgeBase:
+            raise ApiError(
+                404, "kb_not_found", f"There is no knowledge base named {name!r}; GET /v1/kbs lists them"
+            ) from None
+        except KbotError as exc:
+            raise ApiError(
+                503,
+                "kb_unavailable",
+                f"The knowledge base {name!r} cannot answer right now: {unavailable_reason(exc)}. "
+                "The other knowledge bases still answer.",
+                fix=f"kbot ingest --kb {name}",
+            ) from None
+
+    def visible(self, request: Request) -> list[str]:
+        """The knowledge bases the caller's key may use, in their configured order."""
+        service, _ = self.ready()
+        allowed: frozenset[str] | None = getattr(request.state, "kb_scope", None)
+        return [n for n in service.registry.names if allowed is None or n in allowed]
+
+
+_LOAD_ERROR_CODES = {
+    IndexMissing: "index_missing",
+    IndexStale: "index_stale",
+    IndexCorrupt: "index_corrupt",
+    CatalogError: "kb_invalid",
+}
+_REASONS = {
+    "index_missing": "its index has not been built",
+    "index_stale": "its articles changed since its index was built",
+    "index_corrupt": "its index is damaged",
+    "kb_invalid": "its folder has a problem (an article, sources.toml or kb.toml)",
+}
+
+
+def error_code(exc: KbotError) -> str:
+    return next((code for kind, code in _LOAD_ERROR_CODES.items() if isinstance(exc, kind)), "load_failed")
+
+
+def unavailable_reason(exc: KbotError) -> str:
+    """Why a knowledge base cannot answer, without the server's paths (the operator's log has the details)."""
+    return _REASONS.get(error_code(exc), "it failed to load")
+
 
 def create_app(settings: Settings, service: "KbotService | None" = None, *, loader: Loader | None = None) -> FastAPI:
     """The API. With ``service`` (tests), it is used as is; else the lifespan loads one with ``loader``
     (``KbotService.load`` by default) in a thread, so /healthz answers meanwhile and /readyz says 503 until done."""
-    runtime = Runtime(settings, KeyChecker(load_api_keys(settings)), RateLimiter(settings.rate_limit_per_minute))
+    runtime = Runtime(
+        settings,
+        KeyChecker(load_api_keys(settings)),
+        RateLimiter(settings.rate_limit_per_minute),
+        load_key_scopes(settings),
+    )
     if settings.log_questions:
         log.warning("KBOT_LOG_QUESTIONS is on: question text (patients' health information) will be logged")
     app = FastAPIOffline(  # FastAPI whose /docs and /redoc load Swagger UI and ReDoc from kbot, not from a CDN
@@ -147,9 +207,8 @@ def _lifespan(runtime: Runtime, service: "KbotService | None", loader: Loader | 
         if service is not None:
             runtime.start(service)
         else:
-            task = asyncio.create_task(_load(runtime, loader or _default_loader))
-            runtime.tasks.add(task)
-            task.add_done_callback(runtime.tasks.discard)
+            _background(runtime, _load(runtime, loader or _default_loader))
+        _background(runtime, _reload_loop(runtime))
         try:
             yield
         finally:
@@ -161,41 +220,32 @@ def _lifespan(runtime: Runtime, service: "KbotService | None", loader: Loader | 
     return lifespan
 
 
+def _background(runtime: Runtime, work: Any) -> None:
+    task = asyncio.create_task(work)
+    runtime.tasks.add(task)
+    task.add_done_callback(runtime.tasks.discard)
+
+
 def _default_loader(settings: Settings) -> "KbotService":
     from kbot.service import KbotService
 
     return KbotService.load(settings)
 
 
-# What a caller is told when the index cannot be used: the log has the full message, whose paths (the server's
-# folders) and file names are the operator's business, not every caller's.
-_LOAD_ERRORS = {
-    IndexMissing: ("index_missing", "kbot has no index yet, so it cannot answer; its operator must build one"),
-    IndexStale: ("index_stale", "kbot's index was built from other articles or another model; it must be rebuilt"),
-    IndexCorrupt: ("index_corrupt", "kbot's index is damaged or incomplete; it must be rebuilt"),
-}
-_LOAD_FAILED = ("load_failed", "kbot failed to load its model and index; see the server log")
-
-
 async def _load(runtime: Runtime, loader: Loader) -> None:
     try:
         service = await asyncio.to_thread(loader, runtime.settings)
     except KbotError as exc:
-        code, message = _LOAD_ERRORS.get(type(exc), _LOAD_FAILED)
         log.error("kbot cannot start: %s (to fix it: %s)", exc.message, exc.fix or "see the message")
-        runtime.load_error = ApiError(503, code, message, fix=exc.fix if type(exc) in _LOAD_ERRORS else "")
+        message = f"kbot cannot answer yet: {unavailable_reason(exc)}; the server log has the details"
+        runtime.load_error = ApiError(503, error_code(exc), message, fix=exc.fix)
         return
     except Exception:
         log.exception("kbot cannot start: loading the model and index failed")
-        runtime.load_error = ApiError(503, *_LOAD_FAILED)
+        runtime.load_error = ApiError(503, "load_failed", "kbot failed to load its model and index; see the server log")
         return
-    # The first model calls are slow (lazy initialisation, first use of each batch size): pay for them now, with one
-    # question and then a full batch of the sources' own questions, not on the first patients' questions.
-    burst = [r.text for r in service.index.sentences if r.is_question][: runtime.settings.batch_max]
     try:
-        await asyncio.to_thread(service.ask, WARM_UP_QUESTION)
-        if len(burst) > 1:
-            await asyncio.to_thread(service.ask_batch, burst)
+        await asyncio.to_thread(_warm_up, service, runtime.settings.batch_max)
     except Exception:
         log.exception("the warm-up question failed; serving anyway")
     # The model and index are hundreds of thousands of long-lived objects: keep them out of the garbage collector's
@@ -203,7 +253,36 @@ async def _load(runtime: Runtime, loader: Loader) -> None:
     gc.collect()
     gc.freeze()
     runtime.start(service)
-    log.info("kbot is ready: %d sources", len(service.sources()))
+    for status in service.registry.statuses():
+        log.info("knowledge base %r: %s", status.name, f"build {status.build}" if status.build else "unavailable")
+
+
+def _warm_up(service: "KbotService", batch_max: int) -> None:
+    """The first model calls are slow (lazy initialisation, first use of each batch size): pay for them now, with one
+    question per knowledge base and then a full batch of its own questions, not on the first patients' questions."""
+    for kb in service.registry.loaded():
+        questions = [*kb.profile.starters, *(r.text for r in kb.index.sentences if r.is_question)]
+        service.ask(questions[0] if questions else WARM_UP_FALLBACK, kb.name)
+        if len(questions) > 1 and kb is service.registry.loaded()[0]:
+            burst = questions[:batch_max]
+            service.ask_batch(burst, [kb.name] * len(burst))
+
+
+async def _reload_loop(runtime: Runtime) -> None:
+    """Serve every knowledge base that `kbot ingest` rebuilt, within KBOT_RELOAD_INTERVAL seconds, without a restart.
+    The new index is loaded in a thread while the old one keeps answering, then swapped in whole."""
+    while True:
+        await asyncio.sleep(runtime.settings.reload_interval)
+        service, asker = runtime.service, runtime.asker
+        if service is None or asker is None:
+            continue
+        try:
+            changed = await asyncio.to_thread(service.refresh)
+        except Exception:
+            log.exception("checking for rebuilt indexes failed; still serving the loaded ones")
+            continue
+        if changed:
+            asker.forget()  # answers from the old build must not outlive it
 
 
 # --- routes -------------------------------------------------------------------------------------------------------
@@ -221,11 +300,29 @@ def _health_routes(runtime: Runtime) -> APIRouter:
     )
     async def readyz() -> dict[str, Any]:
         service, _ = runtime.ready()
-        return {"status": "ready", "sources": len(service.sources())}
+        states = {
+            s.name: {
+                "status": "unavailable" if s.error or not s.build else "ready",
+                "sources": s.sources,
+                "build": s.build,
+                "error": error_code(s.error) if s.error else None,
+            }
+            for s in service.registry.statuses()
+        }
+        ready = [n for n, state in states.items() if state["status"] == "ready"]
+        if not ready:
+            raise ApiError(
+                503, "no_knowledge_base", "No knowledge base can answer yet; the server log says why", fix="kbot ingest"
+            )
+        status = "ready" if len(ready) == len(states) else "degraded"
+        return {"status": status, "sources": sum(s["sources"] for s in states.values()), "knowledge_bases": states}
 
     for path, probe in (("/healthz", healthz), ("/readyz", readyz)):  # HEAD too: uptime checks use it
         router.add_api_route(path, probe, methods=["HEAD"], include_in_schema=False)
     return router
+
+
+KbParam = Annotated[str, Query(pattern=s.KB_NAME_PATTERN, description="The knowledge base (GET /v1/kbs lists them)")]
 
 
 def _guard(runtime: Runtime, *, crisis_first: bool = False) -> Callable[..., Any]:
@@ -248,6 +345,7 @@ def _guard(runtime: Runtime, *, crisis_first: bool = False) -> Callable[..., Any
             if not crisis_first:
                 raise refusal
             request.state.refusal = refusal
+        request.state.kb_scope = runtime.scopes.get(x_api_key) if valid and x_api_key is not None else None
         if runtime.keys.required and not valid:
             missing = x_api_key is None
             raise ApiError(
@@ -293,21 +391,42 @@ def _v1_routes(runtime: Runtime) -> APIRouter:
         The question travels only in this POST body: it is never put in a URL, and not logged unless the operator
         turns KBOT_LOG_QUESTIONS on."""
         question: str = body.question  # type: ignore[attr-defined]
+        kb = runtime.kb(request, body.kb).name  # type: ignore[attr-defined]
         if settings.log_questions:
             request.state.question = question
-        answer, cached = await _answer(request, question)
+        answer, cached = await _answer(request, question, kb)
         request.state.outcome = answer.status.value
         request.state.cache = "hit" if cached else "miss"
         payload = json.dumps(answer.to_dict(), ensure_ascii=False).encode()
         return Response(payload, media_type="application/json", headers={"Cache-Control": "no-store"})
 
+    @router.get("/kbs", dependencies=guarded, response_model=s.KbList, responses=s.KBS_RESPONSES, tags=["sources"])
+    async def kbs(request: Request) -> dict[str, Any]:
+        """The knowledge bases this caller may ask, each with its title, its number of sources and the index build
+        it serves (every worker serves a new build within a few seconds of `kbot ingest`)."""
+        service, _ = runtime.ready()
+        visible = set(runtime.visible(request))
+        return {
+            "knowledge_bases": [
+                {
+                    "name": st.name,
+                    "title": st.title,
+                    "sources": st.sources,
+                    "status": "ready" if st.build and not st.error else "unavailable",
+                    "build": st.build,
+                    "built_at": st.built_at,
+                }
+                for st in service.registry.statuses()
+                if st.name in visible
+            ]
+        }
+
     @router.get(
         "/sources", dependencies=guarded, response_model=s.SourceList, responses=s.SOURCES_RESPONSES, tags=["sources"]
     )
-    async def sources() -> dict[str, Any]:
-        """The articles kbot quotes, with their metadata."""
-        service, _ = runtime.ready()
-        return {"sources": [asdict(m) for m in service.sources()]}
+    async def sources(request: Request, kb: KbParam = "default") -> dict[str, Any]:
+        """The articles a knowledge base quotes, with their metadata."""
+        return {"sources": [asdict(m) for m in runtime.kb(request, kb).sources()]}
 
     @router.get(
         "/sources/{source_id}",
@@ -316,10 +435,9 @@ def _v1_routes(runtime: Runtime) -> APIRouter:
         responses=s.SOURCE_RESPONSES,
         tags=["sources"],
     )
-    async def source(source_id: str) -> dict[str, Any]:
+    async def source(request: Request, source_id: str, kb: KbParam = "default") -> dict[str, Any]:
         """One article with its cleaned blocks and their character offsets, to show a quote in context."""
-        service, _ = runtime.ready()
-        document = service.document(source_id)
+        document = runtime.kb(request, kb).document(source_id)
         if document is None:
             raise ApiError(404, "source_not_found", "No source has that id; GET /v1/sources lists them")
         blocks = [
@@ -335,14 +453,14 @@ def _v1_routes(runtime: Runtime) -> APIRouter:
         ]
         return {"source": asdict(document.meta), "blocks": blocks}
 
-    async def _answer(request: Request, question: str) -> tuple[Answer, bool]:
-        """The answer and whether it came from the cache (each caller's own). A caller over the rate limit gets
-        the crisis reply if their message is a crisis, and else the 429 the guard held back."""
+    async def _answer(request: Request, question: str, kb: str) -> tuple[Answer, bool]:
+        """The answer from ``kb`` and whether it came from the cache (each caller's own). A caller over the rate
+        limit gets the crisis reply if their message is a crisis, and else the 429 the guard held back."""
         service, asker = runtime.ready()
         refusal: ApiError | None = getattr(request.state, "refusal", None)
         if refusal is None:
-            return await asker.ask(question, caller=request.state.caller)
-        crisis = service.crisis_answer(question)
+            return await asker.ask(question, kb, caller=request.state.caller)
+        crisis = service.crisis_answer(question, kb)
         if crisis is None:
             raise refusal
         return crisis, False
@@ -364,7 +482,7 @@ async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
     return _error(request, exc.status, exc.code, exc.message, headers=exc.headers, **extra)
 
 
-_JSON_HINT = 'send a JSON object like {"question": "Is ketamine an opioid?"} with Content-Type: application/json'
+_JSON_HINT = 'send a JSON object like {"question": "What are the side effects?"} with Content-Type: application/json'
 
 
 async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:

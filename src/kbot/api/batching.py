@@ -20,7 +20,7 @@ from kbot.domain import Answer
 
 K = TypeVar("K")
 V = TypeVar("V")
-AskBatch = Callable[[Sequence[str]], list[Answer]]
+AskBatch = Callable[[Sequence[str], Sequence[str]], list[Answer]]  # questions, and the knowledge base of each
 
 
 def normalise(question: str) -> str:
@@ -52,8 +52,11 @@ class LRUCache(Generic[K, V]):
     def __len__(self) -> int:
         return len(self._data)
 
+    def clear(self) -> None:
+        self._data.clear()
 
-_Item = tuple[str, "asyncio.Future[Answer]"]
+
+_Item = tuple[str, str, "asyncio.Future[Answer]"]  # the question, its knowledge base, where its answer goes
 
 
 class MicroBatcher:
@@ -85,16 +88,16 @@ class MicroBatcher:
                 await self._task
             self._task = None
         while not self._queue.empty():
-            _, future = self._queue.get_nowait()
+            *_, future = self._queue.get_nowait()
             if not future.done():
                 future.set_exception(RuntimeError("kbot is shutting down"))
         self._executor.shutdown(wait=False)
 
-    def submit(self, question: str) -> asyncio.Future[Answer]:
+    def submit(self, question: str, kb: str) -> asyncio.Future[Answer]:
         if self._task is None:
             raise RuntimeError("MicroBatcher.start() must be called first")
         future: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait((question, future))
+        self._queue.put_nowait((question, kb, future))
         return future
 
     async def _run(self) -> None:
@@ -121,27 +124,27 @@ class MicroBatcher:
             self._drain(batch)
 
     async def _answer(self, batch: list[_Item]) -> None:
-        live = [(q, f) for q, f in batch if not f.done()]  # a cancelled request needs no answer
+        live = [item for item in batch if not item[2].done()]  # a cancelled request needs no answer
         if not live:
             return
         loop = asyncio.get_running_loop()
-        questions = [q for q, _ in live]
+        questions, kbs = [q for q, _, _ in live], [kb for _, kb, _ in live]
         self.batches += 1
         self.questions += len(questions)
         try:
-            answers = await loop.run_in_executor(self._executor, self._checked, questions)
+            answers = await loop.run_in_executor(self._executor, self._checked, questions, kbs)
         except Exception as exc:
             if len(live) == 1:
-                _settle(live[0][1], exc)
+                _settle(live[0][2], exc)
                 return
             for item in live:  # one bad question must not fail the others: answer them one by one
                 await self._answer([item])
             return
-        for (_, future), answer in zip(live, answers, strict=True):
+        for (*_, future), answer in zip(live, answers, strict=True):
             _settle(future, answer)
 
-    def _checked(self, questions: list[str]) -> list[Answer]:
-        answers = self._ask_batch(questions)
+    def _checked(self, questions: list[str], kbs: list[str]) -> list[Answer]:
+        answers = self._ask_batch(questions, kbs)
         if len(answers) != len(questions):
             raise RuntimeError(f"ask_batch returned {len(answers)} answers for {len(questions)} questions")
         return answers
@@ -156,7 +159,7 @@ def _settle(future: asyncio.Future[Answer], outcome: Answer | BaseException) -> 
         future.set_result(outcome)
 
 
-_Key = tuple[str, str]  # (caller, normalised question)
+_Key = tuple[str, str, str]  # (caller, knowledge base, normalised question)
 
 
 class CachedAsker:
@@ -169,25 +172,34 @@ class CachedAsker:
         self.batcher = batcher
         self.cache: LRUCache[_Key, Answer] = LRUCache(cache_size)
         self._inflight: dict[_Key, asyncio.Future[Answer]] = {}
+        self._generation = 0  # bumped by forget(): an answer begun before it is not cached after it
 
-    async def ask(self, question: str, caller: str = "") -> tuple[Answer, bool]:
-        """The answer, and whether it came from ``caller``'s own earlier questions."""
-        key = (caller, normalise(question))
+    async def ask(self, question: str, kb: str, caller: str = "") -> tuple[Answer, bool]:
+        """The answer from knowledge base ``kb``, and whether it came from ``caller``'s own earlier questions."""
+        key = (caller, kb, normalise(question))
         cached = self.cache.get(key)
         if cached is not None:
             return _as_asked(cached, question), True
         future = self._inflight.get(key)
         if future is None:
-            future = self.batcher.submit(question)
+            future = self.batcher.submit(question, kb)
             self._inflight[key] = future
-            future.add_done_callback(lambda f: self._done(key, f))
+            generation = self._generation
+            future.add_done_callback(lambda f: self._done(key, f, generation))
         # shield: a client that hangs up must not cancel the answer other requests are waiting for
         answer = await asyncio.shield(future)
         return _as_asked(answer, question), False
 
-    def _done(self, key: _Key, future: asyncio.Future[Answer]) -> None:
-        self._inflight.pop(key, None)
-        if not future.cancelled() and future.exception() is None:
+    def forget(self) -> None:
+        """Drop every cached answer: a knowledge base now serves a new build, whose answers may differ."""
+        self._generation += 1
+        self._inflight.clear()
+        self.cache.clear()
+
+    def _done(self, key: _Key, future: asyncio.Future[Answer], generation: int) -> None:
+        if self._inflight.get(key) is future:
+            del self._inflight[key]
+        if generation == self._generation and not future.cancelled() and future.exception() is None:
             self.cache.put(key, future.result())
 
 

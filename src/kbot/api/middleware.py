@@ -1,5 +1,6 @@
 """Two small ASGI middlewares: a request id, one privacy-safe log line and a JSON 500 for every request; and a cap
-on request bodies (413) and on the time they take to arrive (408). Plain ASGI, not BaseHTTPMiddleware: they add next to nothing to each request."""
+on request bodies (413) and on the time they take to arrive (408). Plain ASGI, not BaseHTTPMiddleware: they add next
+to nothing to each request."""
 
 from __future__ import annotations
 

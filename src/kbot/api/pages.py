@@ -1,13 +1,16 @@
 """The chat page, the demo page, the widget's files and the chat panel that the widget frames.
 
-Routes: ``GET /`` (the chat page), ``GET /panel`` (the chat panel, framed by the widget on a clinic's site),
+Routes: ``GET /`` (the chat page of the knowledge base ``default``), ``GET /kb/{name}`` (the chat page of another
+knowledge base), ``GET /panel`` (the chat panel, framed by the widget on a clinic's site; ``?kb=NAME``),
 ``GET /demo`` (a sample clinic page that embeds the widget), ``GET /widget.js`` (the embed script) and
 ``GET /static/{path}`` (the widget's JavaScript and CSS). Templates and files come from ``settings.web_dir``.
 
 Every page is rendered by Jinja2 with autoescaping and sent with a Content-Security-Policy that allows only kbot's
 own scripts and styles (no inline scripts); the panel's ``frame-ancestors`` lists the sites allowed to frame it.
 
-The app factory keeps its runtime in ``app.state.kbot``: its ``settings``, and its ``service`` once loaded.
+Each knowledge base's page shows its own title, intro, starter questions, sources, help lines and notice (its kb.toml,
+else the deployment's settings). The app factory keeps its runtime in ``app.state.kbot``: its ``settings``, and its
+``service`` once loaded.
 """
 
 from __future__ import annotations
@@ -24,20 +27,15 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from kbot.config import Settings
+from kbot.config import HelpLine, Settings
+from kbot.errors import KbotError
+from kbot.knowledge_base import DEFAULT_KB, Profile, folder_of, load_profile
 
 log = logging.getLogger(__name__)
 
 router = APIRouter(include_in_schema=False)
 GET_HEAD = ["GET", "HEAD"]  # HEAD too, for uptime checks and caches (FastAPI's @get answers HEAD with 405)
 
-DEFAULT_TITLE = "Ask about ketamine"
-DEFAULT_STARTERS = (
-    "Is ketamine an opioid?",
-    "How does ketamine work for depression?",
-    "Is ketamine addictive?",
-    "What are the side effects of ketamine?",
-)
 MAX_STARTERS = 4
 MAX_TITLE_CHARS = 80
 MAX_STARTER_CHARS = 200
@@ -63,12 +61,24 @@ def _settings(request: Request) -> Settings:
     return settings
 
 
-def _sources(request: Request) -> list[dict[str, str]]:
-    """The articles for "about these sources" (links only when http(s)); empty while the service is still loading."""
+def _knowledge_base(request: Request, name: str) -> tuple[Profile, list[dict[str, str]]]:
+    """A knowledge base's kb.toml and its articles for "about these sources" (links only when http(s)); no articles
+    while the service is still loading or the knowledge base cannot answer. 404 when no knowledge base has that name."""
+    try:
+        folder = folder_of(_settings(request), name)
+    except KbotError:
+        raise HTTPException(status_code=404, detail="Not found") from None
     service = request.app.state.kbot.service
-    if service is None:
-        return []
-    return [{**asdict(meta), "url": http_url(meta.url)} for meta in service.sources()]
+    try:
+        kb = service.kb(name) if service is not None else None
+    except KbotError:
+        kb = None
+    if kb is not None:
+        return kb.profile, [{**asdict(meta), "url": http_url(meta.url)} for meta in kb.sources()]
+    try:
+        return load_profile(folder), []
+    except KbotError:
+        return Profile(), []
 
 
 def http_url(value: str) -> str:
@@ -153,17 +163,31 @@ def clean_starters(values: list[str]) -> list[str]:
 
 @router.api_route("/", methods=GET_HEAD, response_class=HTMLResponse)
 def chat_page(request: Request) -> HTMLResponse:
+    return _chat_page(request, DEFAULT_KB)
+
+
+@router.api_route("/kb/{name}", methods=GET_HEAD, response_class=HTMLResponse)
+def kb_chat_page(request: Request, name: str) -> HTMLResponse:
+    return _chat_page(request, name)
+
+
+def _chat_page(request: Request, name: str) -> HTMLResponse:
     settings = _settings(request)
+    profile, sources = _knowledge_base(request, name)
+    lines: list[HelpLine] = profile.help_lines or settings.help_lines
     return _render(
         request,
         "chat.html",
         content_security_policy(),
-        title=DEFAULT_TITLE,
-        starters=DEFAULT_STARTERS,
-        sources=_sources(request),
-        help_lines=[(line, tel_digits(line.phone)) for line in settings.help_lines],
-        notice=settings.notice,
+        title=profile.title,
+        intro=profile.intro,
+        attribution=profile.attribution,
+        starters=clean_starters(profile.starters),
+        sources=sources,
+        help_lines=[(line, tel_digits(line.phone)) for line in lines],
+        notice=profile.notice or settings.notice,
         max_chars=settings.max_question_chars,
+        kb="" if name == DEFAULT_KB else name,
     )
 
 
@@ -173,28 +197,35 @@ def panel(
     host: str = "",
     title: str = "",
     color: str = "",
+    kb: str = DEFAULT_KB,
     q: Annotated[list[str] | None, Query()] = None,
 ) -> HTMLResponse:
-    """The chat panel framed by the widget. ``host`` is the embedding page's origin, the only one it talks to."""
+    """The chat panel framed by the widget. ``host`` is the embedding page's origin, the only one it talks to; the
+    title and starters are the widget's when it sets them, else the knowledge base's."""
     settings = _settings(request)
+    profile, _ = _knowledge_base(request, kb)
     return _render(
         request,
         "panel.html",
         content_security_policy(settings.frame_ancestors),
-        title=" ".join(title.split())[:MAX_TITLE_CHARS] or DEFAULT_TITLE,
+        title=" ".join(title.split())[:MAX_TITLE_CHARS] or profile.title,
         host=parse_origin(host),
         colour=parse_colour(color),
-        starters=clean_starters(q or []) or DEFAULT_STARTERS,
-        notice=settings.notice,
+        starters=clean_starters(q or []) or clean_starters(profile.starters),
+        notice=profile.notice or settings.notice,
         max_chars=settings.max_question_chars,
+        kb="" if kb == DEFAULT_KB else kb,
     )
 
 
 @router.api_route("/demo", methods=GET_HEAD, response_class=HTMLResponse)
-def demo(request: Request) -> HTMLResponse:
-    """A plain sample clinic page with the widget embedded exactly as the README tells clinics to do it."""
+def demo(request: Request, kb: str = DEFAULT_KB) -> HTMLResponse:
+    """A plain sample clinic page with the widget embedded exactly as the README tells clinics to do it, answering
+    from the knowledge base ``kb``."""
     endpoint = str(request.base_url).rstrip("/")
-    return _render(request, "demo.html", content_security_policy(frame_src="'self'"), endpoint=endpoint)
+    profile, _ = _knowledge_base(request, kb)
+    csp = content_security_policy(frame_src="'self'")
+    return _render(request, "demo.html", csp, endpoint=endpoint, kb=kb, title=profile.title)
 
 
 @router.api_route("/widget.js", methods=GET_HEAD)

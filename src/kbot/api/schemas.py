@@ -14,7 +14,8 @@ NOTICE_EXAMPLE = (
     "kbot only quotes published articles and is not medical advice. "
     "Please consult a clinician about your own health and treatment."
 )
-QUESTION_EXAMPLE = "Is ketamine an opioid?"
+QUESTION_EXAMPLE = "What are the side effects?"
+KB_NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,39}$"
 
 
 class AskRequestBase(BaseModel):
@@ -27,6 +28,11 @@ class AskRequestBase(BaseModel):
     )
 
     question: StrictStr
+    kb: StrictStr = Field(
+        "default",
+        pattern=KB_NAME_PATTERN,
+        description="The knowledge base to answer from (GET /v1/kbs lists them); `default` when left out",
+    )
 
     @field_validator("question", mode="before")
     @classmethod
@@ -141,9 +147,30 @@ class Health(BaseModel):
     status: Literal["ok"]
 
 
+class KbState(BaseModel):
+    status: Literal["ready", "unavailable"]
+    sources: int = Field(description="Number of sources it serves (0 when unavailable)")
+    build: str = Field(description="The index build it serves: the build's folder name, from when it was started")
+    error: str | None = Field(None, description="When unavailable: the error code (index_missing, index_stale...)")
+
+
 class Ready(BaseModel):
-    status: Literal["ready"]
-    sources: int = Field(description="Number of sources in the loaded index")
+    status: Literal["ready", "degraded"] = Field(description="`degraded`: some knowledge base cannot answer")
+    sources: int = Field(description="Number of sources served, over every knowledge base")
+    knowledge_bases: dict[str, KbState]
+
+
+class KbOut(BaseModel):
+    name: str
+    title: str = Field(description="Its display title (kb.toml); empty when unavailable")
+    sources: int
+    status: Literal["ready", "unavailable"]
+    build: str
+    built_at: str = Field(description="When its index was built (ISO 8601, UTC); empty when unavailable")
+
+
+class KbList(BaseModel):
+    knowledge_bases: list[KbOut]
 
 
 class ErrorDetail(BaseModel):
@@ -159,15 +186,15 @@ class ErrorResponse(BaseModel):
 
 
 _SOURCE = {
-    "id": "001_53a5c0841efecae6",
-    "file": "001_53a5c0841efecae6.txt",
-    "title": "Is ketamine an opioid?",
-    "publisher": "Pacific Mind Health",
+    "id": "side-effects",
+    "file": "side-effects.md",
+    "title": "Understanding side effects",
+    "publisher": "Example Health",
     "url": "",
     "updated": "",
-    "kind": "clinic_marketing",
+    "kind": "editorial",
 }
-_QUOTE = "Ketamine is not an opioid."
+_QUOTE = "Most side effects are mild and pass within a day."
 ANSWER_EXAMPLE: dict[str, Any] = {
     "status": "answered",
     "question": QUESTION_EXAMPLE,
@@ -181,7 +208,7 @@ ANSWER_EXAMPLE: dict[str, Any] = {
             "end": 1234 + len(_QUOTE),
             "score": 0.81,
             "citation": 1,
-            "also_in": ["003_89a2fa04ad3b341e"],
+            "also_in": ["after-your-treatment"],
         }
     ],
     "sources": [{"citation": 1, **{k: _SOURCE[k] for k in ("id", "title", "publisher", "url", "updated")}}],
@@ -195,7 +222,7 @@ SOURCE_DETAIL_EXAMPLE = {
     "source": _SOURCE,
     "blocks": [
         {"index": 0, "kind": "title", "start": 0, "end": 22, "text": _SOURCE["title"], "section": ""},
-        {"index": 3, "kind": "paragraph", "start": 1234, "end": 1260, "text": _QUOTE, "section": "The short answer"},
+        {"index": 3, "kind": "paragraph", "start": 1234, "end": 1283, "text": _QUOTE, "section": "What to expect"},
     ],
 }
 _RID = "3f2b9c0e5a7d4e1f8a6b2c9d0e1f2a3b"
@@ -229,7 +256,7 @@ with a clinician notice. It never writes medical advice of its own; crisis messa
 """
 TAGS = [
     {"name": "ask", "description": "Questions and answers"},
-    {"name": "sources", "description": "The articles kbot quotes, to show a quote in context"},
+    {"name": "sources", "description": "The knowledge bases and the articles kbot quotes, to show a quote in context"},
     {"name": "health", "description": "Liveness and readiness probes"},
 ]
 
@@ -239,13 +266,19 @@ _NOT_READY = error_example(
 )
 _INDEX_MISSING = error_example(
     "index_missing",
-    "kbot has no index yet, so it cannot answer; its operator must build one",
+    "No knowledge base can answer yet: the index of 'default' has not been built.",
     fix="kbot ingest",
 )
 _SERVICE_UNAVAILABLE = error_response(
     "Not ready: still loading (with Retry-After), or the index cannot be used (the body says how to fix it)",
     loading=_NOT_READY,
     index_missing=_INDEX_MISSING,
+    kb_unavailable=error_example(
+        "kb_unavailable",
+        "The knowledge base 'nih' cannot answer right now: its index has not been built. The other knowledge bases "
+        "still answer.",
+        fix="kbot ingest --kb nih",
+    ),
 )
 _INTERNAL = error_response(
     "A fault in kbot (never caused by the input); the request id finds it in the server log",
@@ -254,7 +287,17 @@ _INTERNAL = error_response(
 
 HEALTH_RESPONSES: dict[int | str, dict[str, Any]] = {200: ok_response("The process is alive", {"status": "ok"})}
 READY_RESPONSES: dict[int | str, dict[str, Any]] = {
-    200: ok_response("The model and index are loaded", {"status": "ready", "sources": 5}),
+    200: ok_response(
+        "The model is loaded and at least one knowledge base can answer (`degraded` when some cannot)",
+        {
+            "status": "degraded",
+            "sources": 5,
+            "knowledge_bases": {
+                "default": {"status": "ready", "sources": 5, "build": "20261205T091500-k2j4x8ab", "error": None},
+                "nih": {"status": "unavailable", "sources": 0, "build": "", "error": "index_missing"},
+            },
+        },
+    ),
     503: _SERVICE_UNAVAILABLE,
 }
 V1_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -264,6 +307,14 @@ V1_RESPONSES: dict[int | str, dict[str, Any]] = {
         invalid_api_key=error_example(
             "invalid_api_key", "The X-API-Key header holds a key kbot does not know; check it with kbot's operator"
         ),
+    ),
+    403: error_response(
+        "The API key may not use that knowledge base",
+        kb_forbidden=error_example("kb_forbidden", "This API key may not use the knowledge base 'nih'"),
+    ),
+    404: error_response(
+        "No knowledge base has that name",
+        kb_not_found=error_example("kb_not_found", "There is no knowledge base named 'nih'; GET /v1/kbs lists them"),
     ),
     429: error_response(
         "Over the rate limit; the Retry-After header says how many seconds to wait",
@@ -309,12 +360,27 @@ ASK_RESPONSES: dict[int | str, dict[str, Any]] = {
         ),
         not_json=error_example(
             "invalid_json",
-            'The body is not valid JSON: send a JSON object like {"question": "Is ketamine an opioid?"} '
+            'The body is not valid JSON: send a JSON object like {"question": "What are the side effects?"} '
             "with Content-Type: application/json",
         ),
     ),
 }
 SOURCES_RESPONSES: dict[int | str, dict[str, Any]] = {200: ok_response("The sources kbot quotes", SOURCES_EXAMPLE)}
+KBS_EXAMPLE = {
+    "knowledge_bases": [
+        {
+            "name": "default",
+            "title": "Ask about our treatments",
+            "sources": 5,
+            "status": "ready",
+            "build": "20261205T091500-k2j4x8ab",
+            "built_at": "2026-12-05T09:15:16+00:00",
+        }
+    ]
+}
+KBS_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: ok_response("The knowledge bases this key may use, and the build each one serves", KBS_EXAMPLE)
+}
 SOURCE_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: ok_response("The source's metadata and its cleaned blocks with offsets", SOURCE_DETAIL_EXAMPLE),
     404: error_response(

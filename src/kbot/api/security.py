@@ -25,7 +25,13 @@ def load_api_keys(settings: Settings) -> frozenset[str]:
     keys = {k.strip() for k in settings.api_keys if k.strip()}
     if settings.api_keys_file is not None:
         keys |= _read_key_file(settings.api_keys_file)
-    return frozenset(keys)
+    return frozenset(keys | set(load_key_scopes(settings)))
+
+
+def load_key_scopes(settings: Settings) -> dict[str, frozenset[str]]:
+    """Keys limited to some knowledge bases (``KBOT_API_KEY_SCOPES``): a clinic's key reads only its own. A key not
+    listed there may use every knowledge base."""
+    return {k.strip(): frozenset(kbs) for k, kbs in settings.api_key_scopes.items() if k.strip()}
 
 
 def _read_key_file(path: Path) -> set[str]:

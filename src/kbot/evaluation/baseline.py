@@ -9,8 +9,8 @@ from pathlib import Path
 import faiss
 
 from kbot.catalog import load_catalog
-from kbot.corpus import read_source_text
 from kbot.embedding import Embedder
+from kbot.folder import read_source_text
 
 
 @dataclass(frozen=True)

@@ -16,9 +16,10 @@ from pathlib import Path
 import numpy as np
 
 from kbot.answer import Abstention
-from kbot.catalog import CALIBRATION_FILE
 from kbot.config import Settings
 from kbot.evaluation.gold import GoldFileError, load_gold
+from kbot.folder import CALIBRATION_FILE
+from kbot.knowledge_base import DEFAULT_KB
 from kbot.service import KbotService
 
 DENSE_GRID = np.round(np.arange(0.20, 0.90, 0.01), 2)
@@ -34,10 +35,11 @@ class Choice:
     precision: float  # answered questions that were answerable
 
 
-def measure(service: KbotService, questions: Sequence[str]) -> np.ndarray:
-    """(n, 2) array of each question's best cosine (Retrieval.top_dense) and coverage."""
-    queries, encoded = service.encode_questions(questions)
-    found = [service.retriever.retrieve(q, e) for q, e in zip(queries, encoded, strict=True)]
+def measure(service: KbotService, questions: Sequence[str], kb: str = DEFAULT_KB) -> np.ndarray:
+    """(n, 2) array of each question's best cosine (Retrieval.top_dense) and coverage in the knowledge base ``kb``."""
+    base = service.kb(kb)
+    queries, encoded = service.encode_questions(questions, base)
+    found = [base.retriever.retrieve(q, e) for q, e in zip(queries, encoded, strict=True)]
     return np.array([[f.top_dense, f.coverage] for f in found], dtype=np.float64)
 
 
@@ -73,16 +75,16 @@ def choose(answerable: np.ndarray, out_of_scope: np.ndarray) -> Choice:
     )
 
 
-def run_calibration(settings: Settings, labelled: Path) -> Choice:
+def run_calibration(settings: Settings, labelled: Path, kb: str = DEFAULT_KB) -> Choice:
     items = load_gold(labelled)
     answerable = [i.question for i in items if i.kind == "answerable"]
     out_of_scope = [i.question for i in items if i.kind == "out_of_scope"]
     if not answerable or not out_of_scope:
         raise GoldFileError(f"{labelled} needs both answerable and out_of_scope questions to calibrate on.")
-    service = KbotService.load(settings)
-    choice = choose(measure(service, answerable), measure(service, out_of_scope))
+    service = KbotService.load(settings, only=[kb])
+    choice = choose(measure(service, answerable, kb), measure(service, out_of_scope, kb))
     rule = choice.rule
-    path = settings.seeds_dir / CALIBRATION_FILE
+    path = service.kb(kb).folder / CALIBRATION_FILE
     path.write_text(
         f"# Written by `kbot calibrate` from {labelled} ({len(answerable)} answerable, {len(out_of_scope)} out of "
         f"scope)\n# on {datetime.now(UTC).date()}. Re-run it after changing the articles.\n\n"

@@ -21,10 +21,16 @@ def _norm(text: str) -> str:
     return " ".join(text.replace("’", "'").replace("“", '"').replace("”", '"').split()).lower()
 
 
+# A quote that lies inside a gold snippet supports the answer only when it carries at least this share of it: a few
+# words cut out of an answering sentence ("not an opioid", "Yes") do not answer.
+MIN_SHARE_INSIDE = 0.5
+
+
 def supports(quote: str, snippets: Sequence[str]) -> bool:
-    """A quote supports the answer when it contains a gold snippet or lies inside one."""
+    """A quote supports the answer when it contains a gold snippet, or lies inside one and carries at least
+    ``MIN_SHARE_INSIDE`` of its text."""
     q = _norm(quote)
-    return any((s := _norm(snip)) in q or q in s for snip in snippets)
+    return any((s := _norm(snip)) in q or (q in s and len(q) >= MIN_SHARE_INSIDE * len(s)) for snip in snippets)
 
 
 def first_support_rank(quotes: Sequence[str], snippets: Sequence[str]) -> int | None:

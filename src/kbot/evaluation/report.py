@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from kbot.answer import Abstention
-from kbot.catalog import CALIBRATION_FILE
 from kbot.evaluation.metrics import Outcome, by_kind, safety_figures
+from kbot.folder import CALIBRATION_FILE
 
 COLUMNS = (
     ("questions", "n", "{:.0f}"),

@@ -13,17 +13,21 @@ from kbot.evaluation.baseline import ChunkBaseline
 from kbot.evaluation.gold import GoldItem, load_gold, load_targets, load_thresholds
 from kbot.evaluation.metrics import Outcome, first_support_rank
 from kbot.evaluation.report import Report, write_report
+from kbot.folder import read_source_text
+from kbot.knowledge_base import DEFAULT_KB
 from kbot.service import KbotService
 
 GRADED_KINDS = ("answerable", "alarming_educational")
 
 
-def evaluate_kbot(service: KbotService, items: Sequence[GoldItem]) -> list[Outcome]:
+def evaluate_kbot(service: KbotService, items: Sequence[GoldItem], kb: str = DEFAULT_KB) -> list[Outcome]:
     outcomes = []
-    texts = {d.meta.file: d.text for d in service.index.documents.values()}
+    base = service.kb(kb)
+    # Faithfulness is checked against the files on disk, not the text kbot holds in memory (which it quoted from)
+    texts = {d.meta.file: read_source_text(base.folder / d.meta.file) for d in base.index.documents.values()}
     for item in tqdm(items, desc="kbot", unit="q", leave=False):
         started = time.perf_counter()
-        answer = service.ask(item.question)
+        answer = service.ask(item.question, kb)
         seconds = time.perf_counter() - started
         quotes = tuple(q.text for q in answer.quotes)
         outcomes.append(
@@ -34,7 +38,7 @@ def evaluate_kbot(service: KbotService, items: Sequence[GoldItem]) -> list[Outco
                 status=answer.status.value,
                 quotes=quotes,
                 faithful=all(texts[q.source_file][q.start : q.end] == q.text for q in answer.quotes),
-                notice_last=answer.notice == service.settings.notice and answer.text.endswith(answer.notice),
+                notice_last=answer.notice == base.notice and answer.text.endswith(answer.notice),
                 seconds=seconds,
                 rank=first_support_rank(quotes, item.evidence) if item.kind in GRADED_KINDS else None,
                 signals=dict(answer.evidence),
@@ -66,21 +70,25 @@ def evaluate_baseline(baseline: ChunkBaseline, items: Sequence[GoldItem]) -> lis
     return outcomes
 
 
-def run_evaluation(settings: Settings, gold_path: Path, out_dir: Path, with_baseline: bool = True) -> bool:
-    """Run, print and write the evaluation. Returns False when a threshold of the gold set's config is missed."""
+def run_evaluation(
+    settings: Settings, gold_path: Path, out_dir: Path, with_baseline: bool = True, kb: str = DEFAULT_KB
+) -> bool:
+    """Run, print and write the evaluation of the knowledge base ``kb``. Returns False when a threshold of the gold
+    set's config is missed."""
     items = load_gold(gold_path)
     config = gold_path.with_suffix(".toml")
     thresholds = load_thresholds(config)
     targets = load_targets(config)
-    service = KbotService.load(settings)
-    kbot = evaluate_kbot(service, items)
-    baseline = evaluate_baseline(ChunkBaseline(settings.seeds_dir, service.embedder), items) if with_baseline else []
+    service = KbotService.load(settings, only=[kb])
+    base = service.kb(kb)
+    kbot = evaluate_kbot(service, items, kb)
+    baseline = evaluate_baseline(ChunkBaseline(base.folder, service.embedder), items) if with_baseline else []
     report = Report.build(
         kbot,
         baseline,
         thresholds.model_dump(),
-        service.abstention,
-        settings.seeds_dir,
+        base.abstention,
+        base.folder,
         targets.model_dump() if targets else None,
     )
     print(report.markdown())

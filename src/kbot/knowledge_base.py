@@ -1,0 +1,160 @@
+"""A knowledge base: a folder of articles with its own settings and, once loaded, everything needed to answer from it
+(its index, retriever, abstention thresholds and safety rules), held together as one value.
+
+A knowledge base's folder holds its articles (``.txt``, ``.md``), ``sources.toml`` (what each article is),
+``abstention.toml`` (its thresholds, from ``kbot calibrate``), ``kb.toml`` (its own settings: title, intro, starter
+questions, lexicon additions, optionally help lines, notice and contact) and optionally ``safety.toml`` (its additions
+to the safety rules). The checkout's ``seeds/`` is the knowledge base named ``default``; ``KBOT_KNOWLEDGE_BASES`` names
+more. Adding a knowledge base is adding a folder, never editing the package.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from kbot.answer import Abstention
+from kbot.config import HelpLine, Settings
+from kbot.domain import Document, Resource, SourceMeta
+from kbot.errors import CatalogError, InvalidSettings, UnknownKnowledgeBase
+from kbot.folder import CALIBRATION_FILE, SAFETY_FILE, SETTINGS_FILE
+from kbot.index import Index, kb_index_dir, load_index
+from kbot.retrieval import Retriever
+from kbot.safety import SafetyGate
+
+DEFAULT_KB = "default"
+_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
+# Used only when a knowledge base has no abstention.toml: what `kbot calibrate` chose for the first knowledge base
+# before word pieces joined retrieval. A starting point, not a calibration: run `kbot calibrate --kb NAME`.
+DEFAULT_ABSTENTION = Abstention(min_dense=0.68, min_coverage=0.53, min_dense_with_coverage=0.25)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Contact(_Strict):
+    """Where a patient reaches the clinic itself (for what articles cannot answer: appointments, opening hours)."""
+
+    url: str = ""
+    phone: str = ""
+    text: str = ""
+
+
+class Lexicon(_Strict):
+    synonyms: dict[str, str] = Field(default_factory=dict)
+    stopwords: list[str] = Field(default_factory=list)
+
+
+class Profile(_Strict):
+    """kb.toml: how the knowledge base presents itself, and its own vocabulary. Every field is optional."""
+
+    title: str = "Ask a question"
+    intro: str = ""
+    starters: list[str] = Field(default_factory=list)
+    notice: str | None = None
+    help_lines: list[HelpLine] | None = Field(None, min_length=1)
+    contact: Contact = Field(default_factory=Contact)
+    attribution: str = ""
+    lexicon: Lexicon = Field(default_factory=Lexicon)
+
+
+def load_profile(folder: Path) -> Profile:
+    """The knowledge base's kb.toml, checked; the defaults when it has none."""
+    path = folder / SETTINGS_FILE
+    if not path.is_file():
+        return Profile()
+    fix = f"correct {SETTINGS_FILE} (see Knowledge bases in the README)"
+    try:
+        return Profile.model_validate(tomllib.loads(path.read_text(encoding="utf-8")))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise CatalogError(f"{path} is not valid UTF-8 TOML: {exc}.", fix) from exc
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'file'}: {e['msg']}" for e in exc.errors())
+        raise CatalogError(f"{path} has settings kbot cannot use: {problems}.", fix) from exc
+
+
+def configured(settings: Settings) -> dict[str, Path]:
+    """Every configured knowledge base's folder by name: ``default`` (KBOT_SEEDS_DIR) and KBOT_KNOWLEDGE_BASES."""
+    folders = {DEFAULT_KB: settings.seeds_dir, **settings.knowledge_bases}
+    bad = [name for name in folders if not _NAME.fullmatch(name)]
+    if bad:
+        raise InvalidSettings(
+            f"KBOT_KNOWLEDGE_BASES: {', '.join(map(repr, bad))} is not a usable name. Use lower-case letters, digits, "
+            "'-' and '_' (at most 40), starting with a letter or digit."
+        )
+    return {name: Path(folder) for name, folder in folders.items()}
+
+
+def folder_of(settings: Settings, name: str) -> Path:
+    folders = configured(settings)
+    if name not in folders:
+        raise UnknownKnowledgeBase(
+            f"There is no knowledge base named {name!r}; the configured ones are {', '.join(sorted(folders))}.",
+            "name one of those, or add it to KBOT_KNOWLEDGE_BASES",
+        )
+    return folders[name]
+
+
+def load_abstention(folder: Path, settings: Settings) -> Abstention:
+    """Thresholds from settings if set, else from the folder's abstention.toml (kbot calibrate), else defaults."""
+    path = folder / CALIBRATION_FILE
+    found = tomllib.loads(path.read_text(encoding="utf-8")).get("thresholds", {}) if path.is_file() else {}
+
+    def pick(setting: float | None, name: str) -> float:
+        return setting if setting is not None else float(found.get(name, getattr(DEFAULT_ABSTENTION, name)))
+
+    return Abstention(
+        min_dense=pick(settings.min_dense_score, "min_dense"),
+        min_coverage=pick(settings.min_coverage, "min_coverage"),
+        min_dense_with_coverage=pick(settings.min_coverage_dense, "min_dense_with_coverage"),
+    )
+
+
+@dataclass(frozen=True)
+class KnowledgeBase:
+    """One loaded knowledge base: everything that answers from its articles, and how it presents itself."""
+
+    name: str
+    folder: Path
+    profile: Profile
+    index: Index
+    retriever: Retriever
+    abstention: Abstention
+    safety: SafetyGate
+    resources: tuple[Resource, ...]  # its help lines: its own, else the deployment's (KBOT_HELP_LINES)
+    notice: str
+
+    @classmethod
+    def load(cls, name: str, folder: Path, settings: Settings, model_name: str) -> KnowledgeBase:
+        profile = load_profile(folder)
+        index = load_index(kb_index_dir(settings.index_dir, name), folder, model_name)
+        lines = profile.help_lines or settings.help_lines
+        safety_rules = folder / SAFETY_FILE
+        return cls(
+            name=name,
+            folder=folder,
+            profile=profile,
+            index=index,
+            retriever=Retriever(
+                index, settings.top_passages, synonyms=profile.lexicon.synonyms, stopwords=profile.lexicon.stopwords
+            ),
+            abstention=load_abstention(folder, settings),
+            safety=SafetyGate.from_file(safety_rules if safety_rules.is_file() else None),
+            resources=tuple(Resource(h.name, h.action, h.phone, h.sms) for h in lines),
+            notice=profile.notice or settings.notice,
+        )
+
+    @property
+    def build(self) -> str:
+        return self.index.build
+
+    def sources(self) -> list[SourceMeta]:
+        return [d.meta for d in self.index.documents.values()]
+
+    def document(self, source_id: str) -> Document | None:
+        return self.index.documents.get(source_id)
