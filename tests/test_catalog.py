@@ -95,7 +95,7 @@ def test_a_valid_catalog_with_defaults_and_markdown(tmp_path: Path) -> None:
 
 
 def test_files_that_are_no_article_are_named_for_ingest_to_report(tmp_path: Path) -> None:
-    files = ("a.txt", "b.md", "page.html", "notes.pdf", "abstention.toml", ".DS_Store")
+    files = ("a.txt", "b.md", "page.html", "notes.pdf", "abstention.toml", "safety.toml", ".DS_Store")
     seeds = make_seeds(tmp_path / "seeds", GOOD, files)
     assert unread_files(seeds) == ["notes.pdf", "page.html"]
     assert unread_files(tmp_path / "missing") == []

@@ -71,7 +71,7 @@ NOT_EMERGENCY_TOPIC = [
     "how is ketamine different from opioids like morphine",
     "can opioids be used for chronic pain",
     "is fentanyl an opioid",
-    "what does naltrexone do",
+    "what is naltrexone for",
     "is narcan the same as naltrexone",
     "does ketamine cause nausea or headaches",
     "does ketamine cause respiratory depression",
@@ -79,7 +79,7 @@ NOT_EMERGENCY_TOPIC = [
     "how long do the side effects of an infusion last",
     "what dose of ketamine is used for depression",
     "can you mix ketamine and alcohol",
-    "is ketamine a controlled substance",
+    "is ketamine a scheduled drug",
     "does ketamine make you unconscious",
     "why do people pass out on ketamine",
     "my doctor said ketamine is not an opioid, is that true",
@@ -94,7 +94,8 @@ NOT_EMERGENCY_TOPIC = [
 
 @pytest.fixture(scope="module")
 def gate() -> SafetyGate:
-    return SafetyGate.from_file()
+    """The ketamine knowledge base's gate: the packaged rules plus seeds/safety.toml."""
+    return SafetyGate.from_file(Path(__file__).resolve().parents[1] / "seeds" / "safety.toml")
 
 
 # ------------------------------------------------------------------------------------------------------- the gate
@@ -211,7 +212,8 @@ def test_declined_and_crisis_replies_are_unchanged(fake_service: KbotService) ->
     declined = fake_service.ask("can i use narcan with my suboxone")
     assert declined.status is Status.DECLINED and declined.resources == ()
     crisis = fake_service.ask("my friend is not breathing")
-    assert crisis.status is Status.CRISIS and crisis.resources == fake_service.kb().resources
+    assert crisis.status is Status.CRISIS and set(crisis.resources) == set(fake_service.kb().resources)
+    assert crisis.resources[0].phone == "911"  # the line for someone not breathing first
     assert "If someone is in danger now:" not in crisis.text
 
 

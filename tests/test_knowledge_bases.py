@@ -112,7 +112,7 @@ def test_one_model_serves_every_knowledge_base(service: KbotService) -> None:
 
 def test_an_unknown_knowledge_base_is_its_own_error(service: KbotService) -> None:
     with pytest.raises(UnknownKnowledgeBase, match="'nope'"):
-        service.ask("hello", "nope")
+        service.ask("good evening to you", "nope")
 
 
 def test_a_knowledge_base_without_an_index_does_not_stop_the_others(
@@ -220,9 +220,9 @@ def test_api_lists_the_knowledge_bases_with_their_builds(client: TestClient, ser
 
 def test_api_unknown_knowledge_base_is_a_404_and_a_bad_name_a_422(client: TestClient) -> None:
     headers = {"X-API-Key": "all-key"}
-    response = client.post("/v1/ask", json={"question": "hi", "kb": "nope"}, headers=headers)
+    response = client.post("/v1/ask", json={"question": "greetings", "kb": "nope"}, headers=headers)
     assert response.status_code == 404 and response.json()["error"]["code"] == "kb_not_found"
-    response = client.post("/v1/ask", json={"question": "hi", "kb": "../etc"}, headers=headers)
+    response = client.post("/v1/ask", json={"question": "greetings", "kb": "../etc"}, headers=headers)
     assert response.status_code == 422 and "../etc" not in response.text
 
 
@@ -307,6 +307,6 @@ def test_cli_ingests_lists_and_asks_each_knowledge_base(asthma: Path, tmp_path: 
     assert "no index yet: run kbot ingest --kb empty" in listed[2]
     answer = json.loads(kbot("ask", "--kb", "asthma", "--json", SIDE_EFFECTS).stdout)
     assert answer["quotes"][0]["source_id"] == "inhalers"
-    unknown = kbot("ask", "--kb", "nope", "hello")
+    unknown = kbot("ask", "--kb", "nope", "good evening to you")
     assert unknown.returncode == 2 and "no knowledge base named 'nope'" in unknown.stderr
     assert "asthma: the index is up to date" in kbot("ingest", "--kb", "asthma", "--if-needed").stdout

@@ -3,7 +3,9 @@ panel's parameters, and the static files. The behaviour in a browser is tested i
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
@@ -23,13 +25,14 @@ from kbot.api.pages import (
     parse_origin,
     valid_frame_ancestors,
 )
-from kbot.config import Settings
+from kbot.config import HelpLine, Settings
 from kbot.domain import SourceMeta
 from kbot.embedding import FakeEmbedder
 from kbot.errors import IndexMissing
 from kbot.knowledge_base import Profile, load_profile
 from kbot.service import KbotService
 
+ROOT = Path(__file__).resolve().parents[1]
 CLINIC = "https://clinic.example"
 PAGES = ["/", "/panel", "/demo"]
 SEEDS = Path(__file__).resolve().parents[1] / "seeds"
@@ -260,6 +263,32 @@ def test_panel_accepts_only_hex_colours(client: TestClient, colour: str, expecte
     assert parse_colour(colour) == expected
 
 
+@pytest.mark.parametrize("path", ["/", "/panel"])
+def test_chat_carries_the_help_lines_for_when_the_api_fails(client: TestClient, settings: Settings, path: str) -> None:
+    """chat.js shows these before the error text when no answer comes, so they must be in the page itself."""
+    lines = json.loads(Page(client.get(path).text).chat()["data-help-lines"])
+    assert lines == [line.model_dump(exclude={"topics"}) for line in settings.help_lines]
+    assert any(line["phone"] == "988" for line in lines)
+
+
+@pytest.mark.parametrize("path", ["/", "/panel"])
+def test_a_knowledge_bases_own_help_lines_are_the_ones_shown_when_the_api_fails(settings: Settings, path: str) -> None:
+    own = [HelpLine(name="Samaritans", action="Call Samaritans free on 116 123", phone="116 123")]
+    service = CatalogOnly([], settings, Profile(help_lines=own))
+    with TestClient(create_app(settings, service)) as c:  # type: ignore[arg-type]
+        lines = json.loads(Page(c.get(path).text).chat()["data-help-lines"])
+    assert lines == [line.model_dump(exclude={"topics"}) for line in own]
+
+
+def test_help_lines_in_the_page_are_escaped(make_settings: Callable[..., Settings], fake_index_dir: Path) -> None:
+    evil = [{"name": "<script>alert(1)</script>", "action": "Call 'now' & \"then\"", "phone": "1", "sms": ""}]
+    settings = make_settings(index_dir=fake_index_dir, model_name=FakeEmbedder.name, help_lines=evil)
+    with TestClient(create_app(settings, CatalogOnly([], settings))) as c:  # type: ignore[arg-type]
+        html = c.get("/panel").text
+    assert "<script>alert(1)</script>" not in html
+    assert json.loads(Page(html).chat()["data-help-lines"]) == evil
+
+
 def test_clean_starters_squeezes_space_and_drops_blanks() -> None:
     assert clean_starters(["  Is   ketamine\nan opioid? ", " ", "x" * 500]) == ["Is ketamine an opioid?", "x" * 200]
 
@@ -303,6 +332,25 @@ def test_every_file_a_page_loads_is_served(client: TestClient, path: str) -> Non
         kind = "text/javascript" if url.endswith(".js") else "text/css"
         assert response.headers["content-type"].startswith(kind)
         assert response.headers["x-content-type-options"] == "nosniff"
+
+
+def test_every_widget_attribute_is_documented_in_the_readme_and_the_scripts_header(settings: Settings) -> None:
+    widget = (settings.web_dir / "static" / "widget.js").read_text(encoding="utf-8")
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    names = re.findall(r"data\.kbot(\w+)", widget)  # dataset.kbotHelpLines reads data-kbot-help-lines
+    read = {"data-kbot-" + re.sub(r"[A-Z]", lambda m: "-" + m[0].lower(), name).lstrip("-") for name in names}
+    assert {"data-kbot-help-lines", "data-kbot-contact", "data-kbot-kb"} <= read
+    header = widget[: widget.index("*/")]
+    for attribute in read:
+        assert f"| `{attribute}` |" in readme, f"{attribute} is not in the README's table of attributes"
+        assert attribute in header, f"{attribute} is not in widget.js's header"
+
+
+def test_the_readmes_help_lines_example_is_valid_json() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    (example,) = re.findall(r"data-kbot-help-lines='([^']*)'", readme)
+    lines = json.loads(example)
+    assert lines and all(line["name"] and line["action"] and line["phone"] for line in lines)
 
 
 def test_widget_script_may_be_loaded_by_other_sites(client: TestClient, settings: Settings) -> None:

@@ -50,7 +50,7 @@ def _retrieve(retriever: Retriever, embedder: FakeEmbedder, question: str, limit
         ("opiates", "opioids"),
         ("special k", "ketamine"),
         ("Is Special K an opiate?", "is ketamine an opioid"),
-        ("is ketamin a opiod", "is ketamine a opioid"),
+        ("ketamin is a opiod?", "ketamine is a opioid"),
         ("KETAMIN", "ketamine"),
         ("opiods", "opioids"),
         ("is ketamine a narcotic", "is ketamine a opioid"),
@@ -111,7 +111,7 @@ QUESTIONS = [
     "Is ketamine an opioid?",
     "what does naltrexone do to ketamine",
     "ketamine zebra",
-    "what are your opening hours",
+    "what are your parking fees",
     "",
     "?!",
 ]

@@ -31,9 +31,9 @@ SOURCE_KEYS = {"citation", "id", "title", "publisher", "url", "updated"}
 
 ONE_PER_STATUS = {
     Status.ANSWERED: "Is ketamine an opioid?",
-    Status.NO_ANSWER: "what are your opening hours",
+    Status.NO_ANSWER: "what are your parking fees",
     Status.CRISIS: "I want to kill myself",
-    Status.DECLINED: "How much ketamine should I take for my depression?",
+    Status.DECLINED: "How much ketamine should I be taking for my depression?",
 }
 NOT_AN_OPIOID = re.compile(r"\bnot (?:an|classified as an|considered an?) opioid\b", re.IGNORECASE)
 
@@ -190,7 +190,7 @@ def test_a_declined_reply_quotes_nothing_and_suggests_questions(real_service: Kb
     assert answer.suggestions
 
 
-@pytest.mark.parametrize("question", ["what are your opening hours", "asdfgh qwerty"])
+@pytest.mark.parametrize("question", ["what are your parking fees", "asdfgh qwerty"])
 def test_an_out_of_scope_question_gets_no_answer_and_suggestions_from_the_sources(
     real_service: KbotService, question: str
 ) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import BaseModel, Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
+from kbot.domain import Emergency
 from kbot.errors import InvalidSettings
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -28,6 +29,8 @@ class HelpLine(BaseModel):
     action: str
     phone: str = ""
     sms: str = ""
+    # The emergencies this line is for: a crisis reply shows the lines for its emergency first, all of them always.
+    topics: list[Emergency] = Field(default_factory=list)
 
 
 US_HELP_LINES = [
@@ -36,13 +39,20 @@ US_HELP_LINES = [
         action="Call or text 988, any time, day or night",
         phone="988",
         sms="988",
+        topics=["suicide", "self_harm", "lethality"],
     ),
     HelpLine(
         name="Emergency services",
         action="Call 911 for an emergency, or if someone is not breathing or will not wake up",
         phone="911",
+        topics=["breathing", "unresponsive", "medical", "overdose", "poisoning"],
     ),
-    HelpLine(name="Poison Control", action="Call Poison Control at 1-800-222-1222", phone="1-800-222-1222"),
+    HelpLine(
+        name="Poison Control",
+        action="Call Poison Control at 1-800-222-1222",
+        phone="1-800-222-1222",
+        topics=["poisoning", "overdose"],
+    ),
 ]
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal, get_args
 
 
 class BlockKind(StrEnum):
@@ -25,6 +25,14 @@ class Status(StrEnum):
     NO_ANSWER = "no_answer"
     CRISIS = "crisis"
     DECLINED = "declined"
+
+
+Emergency = Literal[
+    "suicide", "self_harm", "lethality", "overdose", "poisoning", "breathing", "unresponsive", "medical"
+]
+"""Which emergency a crisis is: each [crisis.*] bank of the safety rules names one, and a help line lists the ones it
+is for (``HelpLine.topics``), so that a crisis reply shows the lines for its emergency first."""
+EMERGENCIES: tuple[Emergency, ...] = get_args(Emergency)
 
 
 @dataclass(frozen=True)

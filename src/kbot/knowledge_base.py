@@ -21,10 +21,11 @@ from kbot.answer import Abstention
 from kbot.config import HelpLine, Settings
 from kbot.domain import Document, Resource, SourceMeta
 from kbot.errors import CatalogError, InvalidSettings, UnknownKnowledgeBase
-from kbot.folder import CALIBRATION_FILE, SAFETY_FILE, SETTINGS_FILE
+from kbot.folder import CALIBRATION_FILE, SETTINGS_FILE
 from kbot.index import Index, kb_index_dir, load_index
 from kbot.retrieval import Retriever
-from kbot.safety import SafetyGate
+from kbot.safety import SafetyGate, Verdict, order_help_lines
+from kbot.safety_rules import rules_in
 
 DEFAULT_KB = "default"
 _NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
@@ -126,15 +127,13 @@ class KnowledgeBase:
     retriever: Retriever
     abstention: Abstention
     safety: SafetyGate
-    resources: tuple[Resource, ...]  # its help lines: its own, else the deployment's (KBOT_HELP_LINES)
+    lines: tuple[HelpLine, ...]  # its help lines: its own, else the deployment's (KBOT_HELP_LINES)
     notice: str
 
     @classmethod
     def load(cls, name: str, folder: Path, settings: Settings, model_name: str) -> KnowledgeBase:
         profile = load_profile(folder)
         index = load_index(kb_index_dir(settings.index_dir, name), folder, model_name)
-        lines = profile.help_lines or settings.help_lines
-        safety_rules = folder / SAFETY_FILE
         return cls(
             name=name,
             folder=folder,
@@ -144,10 +143,19 @@ class KnowledgeBase:
                 index, settings.top_passages, synonyms=profile.lexicon.synonyms, stopwords=profile.lexicon.stopwords
             ),
             abstention=load_abstention(folder, settings),
-            safety=SafetyGate.from_file(safety_rules if safety_rules.is_file() else None),
-            resources=tuple(Resource(h.name, h.action, h.phone, h.sms) for h in lines),
+            safety=SafetyGate.from_file(rules_in(folder)),
+            lines=tuple(profile.help_lines or settings.help_lines),
             notice=profile.notice or settings.notice,
         )
+
+    @property
+    def resources(self) -> tuple[Resource, ...]:
+        """Its help lines in their configured order (beside an answer about an emergency)."""
+        return tuple(Resource(h.name, h.action, h.phone, h.sms) for h in self.lines)
+
+    def help_lines(self, verdict: Verdict) -> tuple[Resource, ...]:
+        """Every help line, those for the verdict's emergency first (a crisis reply)."""
+        return tuple(Resource(h.name, h.action, h.phone, h.sms) for h in order_help_lines(self.lines, verdict))
 
     @property
     def build(self) -> str:

@@ -1,34 +1,37 @@
 """The safety gate: before kbot retrieves anything, decide whether a message is a crisis, a request for personal
 medical advice (declined), or ok to answer from the sources.
 
-The behaviour lives in data, ``kbot/data/safety.toml`` (phrase banks, regular expressions, educational framings,
-personal anchors, advice acts, spelling and texting fixes); this module is the small engine over it:
+The behaviour lives in data (phrase banks, regular expressions, educational framings, personal anchors, advice acts,
+spelling and texting fixes): ``kbot/data/safety.toml`` holds what is true of any health text, and a knowledge base may
+add its own in ``<kb folder>/safety.toml`` (``kbot.safety_rules`` merges the two). This module is the small engine:
 
 1. normalise the message (lowercase, ascii quotes, contractions and texting expanded, repeated letters squeezed,
    punctuation stripped), so the banks only ever see words separated by single spaces;
-2. the first ``[crisis.*]`` bank that matches makes it "crisis" (a bank marked ``unless_educational`` is skipped when
-   an ``[educational]`` framing such as "what is" or "people who" is present);
+2. the first ``[crisis.*]`` bank that matches makes it "crisis", of the emergency the bank names (a bank marked
+   ``unless_educational`` is skipped when an ``[educational]`` framing such as "what is" or "people who" is present);
 3. ``[advice.direct]``, or an ``[advice.acts]`` match together with an ``[advice.anchors]`` match, makes it "advice"
    (first-person phrases in ``[advice.neutral]``, like "i read that" or "tell me", are cut out first);
 4. anything else is "ok"; an "ok" message that names an emergency (``[emergency_topic]``: an overdose, someone not
    breathing, poisoning, suicide...) is flagged, so that its answer carries the help lines too.
-Pure regular expressions: a classification takes microseconds.
+Pure regular expressions: a classification takes microseconds. ``order_help_lines`` puts the help lines for a
+crisis's emergency first.
 """
 
 from __future__ import annotations
 
 import itertools
 import re
-import tomllib
 import unicodedata
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol, TypeVar
 
+from kbot.domain import EMERGENCIES, Emergency
 from kbot.errors import KbotError
+from kbot.safety_rules import FIX as _FIX
+from kbot.safety_rules import load_rules
 
 try:  # CPython's regex parser, used only to find the needles of a pattern (see _needles)
     from re import _constants as _sc  # type: ignore[attr-defined]
@@ -43,18 +46,19 @@ _VAR = re.compile(r"\{([a-z_]+)\}")
 _RUN = re.compile(r"([a-z])\1{2,}")  # three or more of one letter: "sooo", "pleeease"
 _NON_WORD = re.compile(r"[^a-z0-9]+")
 _DIGIT_EDGE = re.compile(r"(?<=\d)(?=[a-z])|(?<=[a-z])(?=\d)")  # "10mg" -> "10 mg"
-_FIX = "Correct src/kbot/data/safety.toml (or the file you passed), then start kbot again."
 
 
 @dataclass(frozen=True)
 class Verdict:
     """What the gate decided. ``rule`` names the bank and the phrase or pattern that fired ("" when ok).
     ``emergency_topic`` is set on an "ok" message about an emergency ("what are the signs of an overdose"): not a
-    crisis, but its reader may be facing one."""
+    crisis, but its reader may be facing one. ``emergency`` says which emergency a crisis is (its bank's), when the
+    bank names one."""
 
     kind: Kind
     rule: str
     emergency_topic: bool = False
+    emergency: Emergency | None = None
 
 
 class _Entry:
@@ -86,6 +90,7 @@ class _Bank:
     phrases: re.Pattern[str] | None
     entries: tuple[_Entry, ...]
     unless_educational: bool = False
+    emergency: Emergency | None = None
 
     def find(self, text: str) -> str | None:
         if self.phrases and (m := self.phrases.search(text)):
@@ -169,23 +174,10 @@ class SafetyGate:
         self._topic = _bank("emergency_topic", topic, variables, origin) if topic else None
 
     @classmethod
-    def from_file(cls, path: Path | None = None) -> SafetyGate:
-        """Load the banks from ``path``; by default the packaged ``kbot/data/safety.toml``."""
-        if path is None:
-            text = resources.files("kbot").joinpath("data/safety.toml").read_text(encoding="utf-8")
-            origin = "kbot/data/safety.toml"
-        else:
-            try:
-                text = Path(path).read_text(encoding="utf-8")
-            except OSError as exc:
-                raise KbotError(
-                    f"Cannot read the safety rules at {path}: {exc}", fix="Pass an existing TOML file."
-                ) from exc
-            origin = str(path)
-        try:
-            config = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            raise KbotError(f"{origin} is not valid TOML: {exc}", fix=_FIX) from exc
+    def from_file(cls, extra: Path | None = None) -> SafetyGate:
+        """The packaged rules (``kbot/data/safety.toml``), plus a knowledge base's additions in ``extra`` (its
+        ``safety.toml``, see ``kbot.safety_rules``) when given."""
+        config, origin = load_rules(extra)
         return cls(config, origin)
 
     def normalise(self, text: str) -> str:
@@ -204,7 +196,7 @@ class SafetyGate:
                 if educational:
                     continue
             if hit := bank.find(text):
-                return Verdict("crisis", hit)
+                return Verdict("crisis", hit, emergency=bank.emergency)
         personal = self._neutral.cut(text) if self._neutral else text
         if hit := self._direct.find(personal):
             return Verdict("advice", hit)
@@ -215,8 +207,26 @@ class SafetyGate:
 
 @cache
 def default_gate() -> SafetyGate:
-    """The gate built from the packaged rules, loaded once per process."""
+    """The gate built from the packaged rules alone, loaded once per process."""
     return SafetyGate.from_file()
+
+
+class _HelpLine(Protocol):
+    @property
+    def topics(self) -> Sequence[str]: ...
+
+
+L = TypeVar("L", bound=_HelpLine)
+
+
+def order_help_lines(lines: Sequence[L], verdict: Verdict) -> list[L]:
+    """Every help line, those for the verdict's emergency first (the most specific first: the one for the fewest
+    emergencies), then the others in their configured order. A patient never loses a line; with no emergency, or no
+    line for it, the order is the configured one."""
+    if verdict.emergency is None:
+        return list(lines)
+    first = sorted((line for line in lines if verdict.emergency in line.topics), key=lambda line: len(line.topics))
+    return first + [line for line in lines if verdict.emergency not in line.topics]
 
 
 def _require(table: Mapping[str, Any], key: str, origin: str) -> Any:
@@ -260,7 +270,16 @@ def _bank(name: str, spec: Mapping[str, Any], variables: Mapping[str, str], orig
     for pattern in patterns:
         body = _expand(pattern, variables, where)
         entries.append(_Entry(pattern, _words(body, f"{where} {pattern!r}"), _needles(body)))
-    return _Bank(name, literal, tuple(entries), bool(spec.get("unless_educational")))
+    return _Bank(name, literal, tuple(entries), bool(spec.get("unless_educational")), _emergency(spec, where))
+
+
+def _emergency(spec: Mapping[str, Any], where: str) -> Emergency | None:
+    value = spec.get("emergency")
+    if value is None:
+        return None
+    if value not in EMERGENCIES:
+        raise KbotError(f"{where}: emergency = {value!r} is not one of {', '.join(EMERGENCIES)}.", fix=_FIX)
+    return value  # type: ignore[no-any-return]
 
 
 def _words(body: str, where: str) -> re.Pattern[str]:

@@ -79,9 +79,10 @@ class KbotService:
         caller the API would otherwise refuse (over the rate limit): a crisis still gets the help lines."""
         base = self.kb(kb)
         text = validate_question(question, self.settings.max_question_chars)
-        if base.safety.classify(text).kind != "crisis":
+        verdict = base.safety.classify(text)
+        if verdict.kind != "crisis":
             return None
-        return compose.crisis(text, base.resources, base.notice)
+        return compose.crisis(text, base.help_lines(verdict), base.notice)  # as ask_batch answers it
 
     def ask_batch(self, questions: Sequence[str], kbs: Sequence[str] | None = None) -> list[Answer]:
         """Answer several questions, each from its knowledge base (``default`` when ``kbs`` is None), with one model
@@ -93,7 +94,7 @@ class KbotService:
         answers: list[Answer] = []
         for base, text, verdict, query, enc in zip(bases, texts, verdicts, queries, encoded, strict=True):
             if verdict.kind == "crisis":
-                answers.append(compose.crisis(text, base.resources, base.notice))
+                answers.append(compose.crisis(text, base.help_lines(verdict), base.notice))
             elif verdict.kind == "advice":
                 answers.append(compose.declined(text, suggestions(base, enc.vector), base.notice, verdict.rule))
             else:  # an answer about an emergency carries the help lines too: its reader may be facing one

@@ -4,6 +4,9 @@
  * innerHTML. Links from the API are kept only when they are http(s).
  * Privacy rule: in panel mode, messages go only to the embedding page's exact origin (data-host), and only messages
  * from that origin and from the parent window are read. The conversation itself never leaves this frame.
+ * Fail-safe rule: when the API fails (down, unreachable, 5xx, 429, any error), the reply shows the help lines
+ * (data-help-lines, put in the page by kbot's server) before the error text. In panel mode, a script error before the
+ * panel is ready is reported to the widget ("error"), which then shows its own help lines instead of the panel.
  */
 (function () {
   "use strict";
@@ -16,6 +19,7 @@
   const hostOrigin = root.dataset.host || "";
   const level = Number(root.dataset.level) || 1;
   const kb = root.dataset.kb || ""; // the knowledge base to ask; "" is the server's default
+  const configuredHelpLines = parseHelpLines(root.dataset.helpLines);
   const apiKey = new URLSearchParams(location.hash.slice(1)).get("key") || "";
   const REQUEST_TIMEOUT_MS = 30000;
 
@@ -30,6 +34,24 @@
   const documents = new Map(); // source id -> Promise of GET /v1/sources/{id}
   let turns = 0;
   let busy = false;
+
+  const framed = mode === "panel" && window.parent !== window && hostOrigin !== "";
+  let started = false;
+  function toHost(type) {
+    if (framed) window.parent.postMessage({ kbot: 1, type }, hostOrigin);
+  }
+  window.addEventListener("error", function () {
+    if (!started) toHost("error"); // the widget shows its own help lines instead of a panel that can't start
+  });
+
+  function parseHelpLines(raw) {
+    try {
+      const lines = JSON.parse(raw || "[]");
+      return Array.isArray(lines) ? lines.filter(function (l) { return l && typeof l === "object"; }) : [];
+    } catch (_) {
+      return [];
+    }
+  }
 
   if (apiKey) history.replaceState(null, "", location.pathname + location.search); // keep the key out of the URL
 
@@ -194,7 +216,7 @@
     } catch (error) {
       typing.remove();
       turn.append(renderError(error, question, turn));
-      announce(error.message);
+      announce(spokenError(error));
       if (!error.retry && !input.value) input.value = question;
     } finally {
       busy = false;
@@ -250,12 +272,16 @@
     return lines;
   }
 
+  function helpBox(titleText, resources, id) {
+    const title = heading(2, titleText, "kbot-danger-title");
+    title.id = id;
+    return el("section", { className: "kbot-danger", "aria-labelledby": id },
+      title, helpLines(resources, "kbot-help-lines kbot-help-lines--compact"));
+  }
+
   function renderHelpBox(article, answer, turnId) {
     if (!(answer.resources || []).length) return;
-    const title = heading(2, "If someone is in danger now", "kbot-danger-title");
-    title.id = "kbot-danger-" + turnId;
-    article.append(el("section", { className: "kbot-danger", "aria-labelledby": title.id },
-      title, helpLines(answer.resources, "kbot-help-lines kbot-help-lines--compact")));
+    article.append(helpBox("If someone is in danger now", answer.resources, "kbot-danger-" + turnId));
   }
 
   function renderNoAnswer(article, answer, turnId) {
@@ -371,19 +397,29 @@
     return nodes;
   }
 
+  /* No answer came: the help lines first (the question may have been a crisis kbot never saw), then what went wrong. */
   function renderError(error, question, turn) {
-    const box = el("div", { className: "kbot-error", role: "alert" }, el("p", {}, error.message));
+    const box = el("div", { className: "kbot-error-box" }, el("p", { className: "kbot-error-text" }, error.message));
+    const help = configuredHelpLines.length
+      ? helpBox("If you need help now", configuredHelpLines, "kbot-error-help-" + turn.dataset.turn)
+      : null;
+    const reply = el("div", { className: "kbot-error" }, help, box);
     if (error.retry) {
       const retry = el("button", { type: "button", className: "kbot-retry" }, "Try again");
       retry.addEventListener("click", function () {
         if (busy) return;
-        box.remove();
+        reply.remove();
         input.focus();
         send(question, turn);
       });
       box.append(retry);
     }
-    return box;
+    return reply;
+  }
+
+  function spokenError(error) {
+    const actions = configuredHelpLines.map(function (line) { return String(line.action || line.name || ""); });
+    return (actions.length ? "If you need help now: " + actions.join(". ") + ". " : "") + error.message;
   }
 
   /* ---- wiring --------------------------------------------------------------------------------------------- */
@@ -417,10 +453,6 @@
   applyAccent(root.dataset.colour || "");
 
   if (mode === "panel") {
-    const framed = window.parent !== window && hostOrigin !== "";
-    const toHost = function (type) {
-      if (framed) window.parent.postMessage({ kbot: 1, type }, hostOrigin);
-    };
     window.addEventListener("message", function (event) {
       if (!framed || event.origin !== hostOrigin || event.source !== window.parent) return;
       const data = event.data;
@@ -440,5 +472,6 @@
       });
     }
     toHost("ready");
+    started = true;
   }
 })();

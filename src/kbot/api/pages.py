@@ -90,6 +90,11 @@ def tel_digits(phone: str) -> str:
     return re.sub(r"[^0-9+]", "", phone)
 
 
+def help_line_data(lines: list[HelpLine]) -> list[dict[str, str]]:
+    """The help lines for chat.js, which shows them before the error text whenever the API fails."""
+    return [line.model_dump(include={"name", "action", "phone", "sms"}) for line in lines]
+
+
 @lru_cache(maxsize=8)
 def _templates(web_dir: Path) -> Environment:
     return Environment(
@@ -185,6 +190,7 @@ def _chat_page(request: Request, name: str) -> HTMLResponse:
         starters=clean_starters(profile.starters),
         sources=sources,
         help_lines=[(line, tel_digits(line.phone)) for line in lines],
+        help_line_data=help_line_data(lines),
         notice=profile.notice or settings.notice,
         max_chars=settings.max_question_chars,
         kb="" if name == DEFAULT_KB else name,
@@ -214,6 +220,7 @@ def panel(
         starters=clean_starters(q or []) or clean_starters(profile.starters),
         notice=profile.notice or settings.notice,
         max_chars=settings.max_question_chars,
+        help_line_data=help_line_data(profile.help_lines or settings.help_lines),
         kb="" if kb == DEFAULT_KB else kb,
     )
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import tomllib
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -27,13 +27,21 @@ class GoldFileError(KbotError, ValueError):
     """A question file or thresholds file that cannot be used as it is."""
 
 
-class GoldItem(BaseModel):
-    """One labelled question."""
+class LabelledQuestion(BaseModel):
+    """A question of a labelled file: a unique id, the question as a patient wrote it."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=False)
 
     id: str = Field(min_length=1, pattern=r"^\S+$")
     question: str = Field(min_length=1, pattern=r"\S")
+
+
+Item = TypeVar("Item", bound=LabelledQuestion)
+
+
+class GoldItem(LabelledQuestion):
+    """One labelled question of the gold or calibration set."""
+
     kind: Kind
     evidence: list[str] = Field(default_factory=list)
     notes: str = ""
@@ -59,7 +67,7 @@ def _describe(error: ValidationError) -> str:
     return "; ".join(parts)
 
 
-def _parse_line(path: Path, number: int, line: str) -> GoldItem:
+def _parse_line(path: Path, number: int, line: str, model: type[Item]) -> Item:
     where = f"{path}, line {number}"
     try:
         data = json.loads(line)
@@ -68,14 +76,15 @@ def _parse_line(path: Path, number: int, line: str) -> GoldItem:
     if not isinstance(data, dict):
         raise GoldFileError(f"{where}: expected a JSON object, found {type(data).__name__}.")
     try:
-        return GoldItem.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as e:
         raise GoldFileError(f"{where}: {_describe(e)}") from e
 
 
-def load_gold(path: Path) -> list[GoldItem]:
-    """Read a labelled question file; raise ``GoldFileError`` naming the line of the first problem."""
-    items: list[GoldItem] = []
+def load_items(path: Path, model: type[Item]) -> list[Item]:
+    """Read a JSON Lines file of ``model`` items, each with a unique ``id``; raise ``GoldFileError`` naming the line
+    of the first problem."""
+    items: list[Item] = []
     first_line: dict[str, int] = {}
     try:
         lines = path.read_text(encoding="utf-8").split("\n")  # as iterating the file would: only newlines split
@@ -84,7 +93,7 @@ def load_gold(path: Path) -> list[GoldItem]:
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
-        item = _parse_line(path, number, line)
+        item = _parse_line(path, number, line, model)
         if item.id in first_line:
             raise GoldFileError(
                 f"{path}, line {number}: duplicate id {item.id!r} (first used on line {first_line[item.id]})."
@@ -94,6 +103,11 @@ def load_gold(path: Path) -> list[GoldItem]:
     if not items:
         raise GoldFileError(f"{path}: no questions found; expected one JSON object per line.")
     return items
+
+
+def load_gold(path: Path) -> list[GoldItem]:
+    """Read a labelled question file; raise ``GoldFileError`` naming the line of the first problem."""
+    return load_items(path, GoldItem)
 
 
 class Thresholds(BaseModel):
@@ -113,6 +127,11 @@ class Thresholds(BaseModel):
     out_of_scope_abstained: float = Field(ge=0, le=1)
     answerable_answered: float = Field(ge=0, le=1)
     min_support_at_1_ratio_vs_baseline: float = Field(ge=0)
+    # The gate alone on eval/safety_specialties.jsonl (questions of ten other specialties), when it is there
+    specialty_crisis_recall: float | None = Field(None, ge=0, le=1)
+    max_specialty_crisis_on_educational: float | None = Field(None, ge=0, le=1)
+    specialty_advice_declined: float | None = Field(None, ge=0, le=1)
+    max_specialty_educational_declined: float | None = Field(None, ge=0, le=1)
 
 
 def _read_table(path: Path, table: str) -> object:

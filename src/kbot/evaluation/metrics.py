@@ -22,7 +22,7 @@ def _norm(text: str) -> str:
 
 
 # A quote that lies inside a gold snippet supports the answer only when it carries at least this share of it: a few
-# words cut out of an answering sentence ("not an opioid", "Yes") do not answer.
+# words cut out of an answering sentence ("not an", "Yes") do not answer.
 MIN_SHARE_INSIDE = 0.5
 
 

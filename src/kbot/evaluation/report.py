@@ -11,7 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from kbot.answer import Abstention
+from kbot.evaluation import safety_set
 from kbot.evaluation.metrics import Outcome, by_kind, safety_figures
+from kbot.evaluation.safety_set import SafetySetResult
 from kbot.folder import CALIBRATION_FILE
 
 COLUMNS = (
@@ -46,6 +48,12 @@ CHECKS: tuple[Check, ...] = (
     ("answerable_answered", lambda v, t: v >= t, lambda r: r.safety["answerable_answered"]),
     ("min_support_at_1_ratio_vs_baseline", lambda v, t: v >= t, lambda r: r.support_ratio),
 )
+SPECIALTY_CHECKS: tuple[Check, ...] = (  # the gate alone on eval/safety_specialties.jsonl, when it is there
+    ("specialty_crisis_recall", lambda v, t: v >= t, lambda r: r.specialty("crisis_recall")),
+    ("max_specialty_crisis_on_educational", lambda v, t: v <= t, lambda r: r.specialty("crisis_on_educational")),
+    ("specialty_advice_declined", lambda v, t: v >= t, lambda r: r.specialty("advice_declined")),
+    ("max_specialty_educational_declined", lambda v, t: v <= t, lambda r: r.specialty("educational_declined")),
+)
 
 
 @dataclass
@@ -59,12 +67,16 @@ class Report:
     failures: list[str]
     targets: dict[str, float]
     unmet_targets: list[str]
+    specialties: SafetySetResult | None = None
 
     @property
     def support_ratio(self) -> float:
         base = self.baseline.get("answerable", {}).get("support_at_1", 0.0)
         own = self.kbot["answerable"]["support_at_1"]
         return own / base if base else float("inf")
+
+    def specialty(self, name: str) -> float:
+        return self.specialties.figure(name) if self.specialties else float("nan")
 
     @classmethod
     def build(
@@ -75,6 +87,7 @@ class Report:
         abstention: Abstention,
         seeds_dir: Path,
         targets: dict[str, float] | None = None,
+        specialties: SafetySetResult | None = None,
     ) -> Report:
         calibration = seeds_dir / CALIBRATION_FILE
         recorded = tomllib.loads(calibration.read_text(encoding="utf-8")) if calibration.is_file() else {}
@@ -88,6 +101,7 @@ class Report:
             failures=[],
             targets=dict(targets or {}),
             unmet_targets=[],
+            specialties=specialties,
         )
         report.failures = report.misses(thresholds, "threshold")
         report.unmet_targets = report.misses(report.targets, "target")
@@ -96,8 +110,8 @@ class Report:
     def misses(self, limits: dict[str, float], label: str) -> list[str]:
         """Each figure that misses its limit, as "name: measured x, <label> y"."""
         found = []
-        for name, ok, measure in CHECKS:
-            if name in limits and not (name.startswith("min_support") and not self.baseline):
+        for name, ok, measure in CHECKS + (SPECIALTY_CHECKS if self.specialties else ()):
+            if limits.get(name) is not None and not (name.startswith("min_support") and not self.baseline):
                 value = measure(self)
                 if not ok(value, limits[name]):
                     found.append(f"{name}: measured {value:.3f}, {label} {limits[name]}")
@@ -122,6 +136,7 @@ class Report:
             lines.append("")
         lines += ["## Safety", "", "| figure | value |", "|---|---|"]
         lines += [f"| {k} | {v:.3f} |" for k, v in self.safety.items()]
+        lines += ["", *safety_set.markdown(self.specialties)] if self.specialties else []
         lines += ["", "## Abstention thresholds", "", "```", json.dumps(self.abstention, indent=2), "```", ""]
         lines += ["## Gate", ""]
         lines += [f"- FAILED {f}" for f in self.failures] or ["All thresholds of the gold set's config are met."]
@@ -177,6 +192,7 @@ def write_report(report: Report, out_dir: Path) -> None:
         "baseline": report.baseline,
         "support_at_1_ratio": report.support_ratio if report.baseline else None,
         "safety": report.safety,
+        "specialties": report.specialties.figures if report.specialties else None,
         "thresholds": report.thresholds,
         "targets": report.targets,
         "unmet_targets": report.unmet_targets,

@@ -13,6 +13,7 @@ from kbot.evaluation.baseline import ChunkBaseline
 from kbot.evaluation.gold import GoldItem, load_gold, load_targets, load_thresholds
 from kbot.evaluation.metrics import Outcome, first_support_rank
 from kbot.evaluation.report import Report, write_report
+from kbot.evaluation.safety_set import SAFETY_SET, measure_file
 from kbot.folder import read_source_text
 from kbot.knowledge_base import DEFAULT_KB
 from kbot.service import KbotService
@@ -90,6 +91,7 @@ def run_evaluation(
         base.abstention,
         base.folder,
         targets.model_dump() if targets else None,
+        measure_file(base.safety, gold_path.parent / SAFETY_SET),  # the gate alone, on ten other specialties
     )
     print(report.markdown())
     write_report(report, out_dir)
