@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -22,6 +23,7 @@ from kbot.index import build_index, current_build, kb_index_dir
 from kbot.knowledge_base import DEFAULT_KB, KnowledgeBase, configured
 from kbot.quotes import QuoteSelector
 from kbot.registry import Registry
+from kbot.safety import SafetyGate, order_help_lines
 
 
 def validate_question(question: str, max_chars: int) -> str:
@@ -121,6 +123,23 @@ class KbotService:
             return compose.no_answer(text, suggestions(base, encoded.vector), base.notice, signals, help_lines)
         selections = self.selector.select(found.candidates, base.index.sentences, base.index.sentence_vectors)
         return compose.answered(text, selections, base.index.documents, base.notice, signals, help_lines)
+
+
+@lru_cache(maxsize=1)
+def _packaged_gate() -> SafetyGate:
+    return SafetyGate.from_file()
+
+
+def fallback_crisis(question: str, settings: Settings) -> Answer | None:
+    """The crisis reply by the packaged safety rules and the deployment's help lines, else None: for a message kbot
+    cannot otherwise answer (still loading, or its knowledge base cannot answer), so that no error stands between a
+    crisis and the help lines. Needs neither the model nor an index."""
+    text = question.strip()
+    verdict = _packaged_gate().classify(text) if text else None
+    if verdict is None or verdict.kind != "crisis":
+        return None
+    lines = order_help_lines(settings.help_lines, verdict)
+    return compose.crisis(text, tuple(Resource(h.name, h.action, h.phone, h.sms) for h in lines), settings.notice)
 
 
 def suggestions(base: KnowledgeBase, vector: np.ndarray, count: int = 3) -> list[str]:

@@ -391,10 +391,19 @@ def _v1_routes(runtime: Runtime) -> APIRouter:
         The question travels only in this POST body: it is never put in a URL, and not logged unless the operator
         turns KBOT_LOG_QUESTIONS on."""
         question: str = body.question  # type: ignore[attr-defined]
-        kb = runtime.kb(request, body.kb).name  # type: ignore[attr-defined]
         if settings.log_questions:
             request.state.question = question
-        answer, cached = await _answer(request, question, kb)
+        try:
+            kb = runtime.kb(request, body.kb).name  # type: ignore[attr-defined]
+        except ApiError:  # loading, or the knowledge base cannot answer: a crisis still gets the help lines
+            from kbot.service import fallback_crisis
+
+            crisis = fallback_crisis(question, settings)
+            if crisis is None:
+                raise
+            answer, cached = crisis, False
+        else:
+            answer, cached = await _answer(request, question, kb)
         request.state.outcome = answer.status.value
         request.state.cache = "hit" if cached else "miss"
         payload = json.dumps(answer.to_dict(), ensure_ascii=False).encode()
