@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
 import logging
 import re
+import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -18,7 +22,7 @@ from kbot.api.schemas import AnswerOut, ErrorResponse, SourceDetail, SourceList
 from kbot.config import Settings
 from kbot.domain import Answer
 from kbot.embedding import FakeEmbedder
-from kbot.errors import IndexMissing, IndexStale
+from kbot.errors import IndexCorrupt, IndexMissing, IndexStale
 from kbot.service import KbotService
 
 QUESTION = "Is ketamine an opioid?"
@@ -108,6 +112,27 @@ def test_repeated_questions_come_from_the_cache_with_the_callers_wording(setting
         assert {**again, "question": first["question"]} == first
 
 
+def test_the_cache_is_each_callers_own(make_settings: Callable[..., Settings], fake_service: Any) -> None:
+    """A cache hit is much faster than a miss: one caller's hit must never tell them what another caller asked."""
+    settings = make_settings(model_name=FakeEmbedder.name, trust_forwarded_for=True, api_keys=["clinic-a"])
+    with TestClient(create_app(settings, fake_service), headers={"X-API-Key": "clinic-a"}) as c:
+        batcher = c.app.state.kbot.asker.batcher  # type: ignore[attr-defined]
+
+        def ask(address: str) -> str:
+            response = c.post(
+                "/v1/ask", json={"question": "Is ketamine addictive?"}, headers={"X-Forwarded-For": address}
+            )
+            assert response.status_code == 200
+            return response.json()["status"]
+
+        ask("203.0.113.1")
+        asked = batcher.questions
+        assert ask("203.0.113.2") == ask("203.0.113.1")  # the same answer for both callers...
+        assert batcher.questions == asked + 1  # ...but the second caller's was computed, not taken from the first's
+        ask("203.0.113.2")
+        assert batcher.questions == asked + 1  # each caller's own repeats are cached
+
+
 # --- bad input -------------------------------------------------------------------------------------------------------
 
 JSON = {"content-type": "application/json"}
@@ -157,10 +182,32 @@ def test_bad_input_gets_a_clear_json_error_that_never_echoes_it(
         assert error["fields"], "a 422 names the rejected field"
 
 
-def test_an_extra_field_is_named_without_its_value(client: TestClient) -> None:
-    response = client.post("/v1/ask", json={"question": QUESTION, "history": SECRET})
+@pytest.mark.parametrize("name", ["history", f"My name is Zelda 555-867-5309 {SECRET}"])
+def test_an_unknown_field_is_refused_without_its_name_or_value(
+    client: TestClient, name: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="kbot")
+    response = client.post("/v1/ask", json={"question": QUESTION, name: SECRET})
     error = assert_error(response, 422, "invalid_request")
-    assert error["fields"] == {"history": "is not an accepted field"}
+    assert list(error["fields"]) == ["body"]
+    assert "does not accept" in error["fields"]["body"]
+    assert name not in response.text and SECRET not in response.text
+    assert name not in caplog.text and SECRET not in caplog.text
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"question": "Is ketamine an opioid?", "question": "' + SECRET.encode() + b'"}',
+        b'{"question": "' + SECRET.encode() + b'", "question": "Is ketamine an opioid?"}',
+        b'{"question": "a", "' + SECRET.encode() + b'": 1, "' + SECRET.encode() + b'": 2}',
+    ],
+    ids=["question twice", "question twice, the harmless one last", "unknown field twice"],
+)
+def test_a_field_named_twice_is_refused(client: TestClient, body: bytes) -> None:
+    response = client.post("/v1/ask", content=body, headers=JSON)
+    error = assert_error(response, 422, "invalid_request")
+    assert error["fields"] == {"body": "names the same field more than once: send each field once"}
     assert SECRET not in response.text
 
 
@@ -238,6 +285,13 @@ def test_health_and_readiness_when_loaded(client: TestClient, fake_service: Kbot
     }
 
 
+@pytest.mark.parametrize("path", ["/healthz", "/readyz"])
+def test_probes_answer_head(client: TestClient, path: str) -> None:
+    response = client.head(path)
+    assert response.status_code == 200
+    assert response.content == b""
+
+
 def test_while_loading_healthz_answers_and_the_rest_is_503(settings: Settings, fake_service: KbotService) -> None:
     release = threading.Event()
 
@@ -260,8 +314,12 @@ def test_while_loading_healthz_answers_and_the_rest_is_503(settings: Settings, f
 @pytest.mark.parametrize(
     ("error", "code"),
     [
-        (IndexMissing("No index has been built in /tmp/x yet.", "kbot ingest"), "index_missing"),
+        (IndexMissing("No index has been built in /srv/secret-path/index yet.", "kbot ingest"), "index_missing"),
         (IndexStale("The sources changed since the index was built: a.txt changed.", "kbot ingest"), "index_stale"),
+        (
+            IndexCorrupt("The index file /srv/secret-path/index/x.npy is missing or damaged.", "kbot ingest"),
+            "index_corrupt",
+        ),
     ],
 )
 def test_an_unusable_index_says_how_to_fix_it(
@@ -272,14 +330,43 @@ def test_an_unusable_index_says_how_to_fix_it(
 
     caplog.set_level(logging.INFO, logger="kbot")
     with TestClient(create_app(settings, loader=failing_load)) as c:
-        deadline = time.monotonic() + 10
-        while c.get("/readyz").json()["error"]["code"] == "not_ready" and time.monotonic() < deadline:
-            time.sleep(0.02)
+        wait_until_loaded(c)
         for response in (c.get("/readyz"), c.post("/v1/ask", json={"question": QUESTION})):
             body = assert_error(response, 503, code)
             assert "/tmp" not in body["message"]  # a server's paths are never in a response, only in its log
             assert body["fix"] == "kbot ingest"
+            assert "/srv/secret-path" not in response.text and "a.txt" not in response.text
     assert error.message in caplog.text and "kbot ingest" in caplog.text  # type: ignore[attr-defined]
+
+
+def wait_until_loaded(client: TestClient) -> None:
+    deadline = time.monotonic() + 10
+    while client.get("/readyz").json()["error"]["code"] == "not_ready" and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
+@pytest.mark.parametrize("files", [[], {"corpus.json": 7}])
+def test_a_damaged_manifest_says_to_rebuild_and_shows_no_server_path(
+    make_settings: Callable[..., Settings],
+    fake_index_dir: Path,
+    tmp_path: Path,
+    files: object,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    index_dir = tmp_path / "index"
+    shutil.copytree(fake_index_dir, index_dir, symlinks=True)
+    manifest = index_dir / "default" / "current" / "manifest.json"
+    manifest.write_text(json.dumps({**json.loads(manifest.read_text()), "files": files}), encoding="utf-8")
+    settings = make_settings(index_dir=index_dir, model_name=FakeEmbedder.name)
+    caplog.set_level(logging.INFO, logger="kbot")
+    with TestClient(create_app(settings, loader=lambda s: KbotService.load(s, embedder=FakeEmbedder()))) as c:
+        wait_until_loaded(c)
+        responses = [c.get("/readyz"), c.post("/v1/ask", json={"question": QUESTION})]
+    assert_error(responses[0], 503, "no_knowledge_base")
+    body = assert_error(responses[1], 503, "kb_unavailable")
+    assert "damaged" in body["message"] and body["fix"].startswith("kbot ingest")
+    assert not any(str(tmp_path) in r.text for r in responses)
+    assert "of the wrong type" in caplog.text and "Traceback" not in caplog.text
 
 
 # --- request ids and logs --------------------------------------------------------------------------------------------
@@ -317,6 +404,40 @@ def test_logs_carry_id_status_latency_outcome_and_questions_only_when_asked(
     assert f"outcome={response.json()['status']}" in line
     assert (SECRET in line) is log_questions
     assert not any(SECRET in line and "method=GET" in line for line in _log_lines(caplog)), "query strings not logged"
+
+
+FORGED = "2026-12-05 06:00:00,000 ERROR kbot.api request_id=0 method=GET path=/ status=500"
+
+
+@pytest.mark.parametrize(
+    ("path", "logged"),
+    [
+        ("/x%0a" + FORGED.replace(" ", "%20"), "(unknown)"),  # a newline that would start a forged log line
+        ("/x%00%0d%1b[31m" + SECRET, "(unknown)"),  # NUL, carriage return and a terminal escape
+        ("/v1/sources/" + SECRET, "/v1/sources/{source_id}"),
+        ("/static/" + SECRET + ".js", "/static/{path:path}"),
+        ("/v1/sources?" + SECRET, "/v1/sources"),
+    ],
+)
+def test_the_log_names_the_route_never_the_path_as_sent(
+    client: TestClient, path: str, logged: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="kbot")
+    rid = client.get(path).headers["x-request-id"]
+    (line,) = [line for line in _log_lines(caplog) if rid in line]
+    assert f" path={logged} " in line
+    assert SECRET not in caplog.text and "2026-12-05" not in caplog.text
+    assert not any(c in line for c in "\n\r\x00\x1b")
+
+
+def test_a_request_refused_before_routing_is_logged_with_its_route(
+    client: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="kbot")
+    response = client.post("/v1/ask", content=b"x" * 10_000, headers={"content-type": "application/json"})
+    assert response.status_code == 413
+    (line,) = [line for line in _log_lines(caplog) if response.headers["x-request-id"] in line]
+    assert " path=/v1/ask status=413 " in line
 
 
 class _Broken:
@@ -375,3 +496,26 @@ def test_interactive_docs_load_their_assets_from_kbot_not_a_cdn(
         served = client.get(f"/static-offline-docs/{asset}")
         assert served.status_code == 200 and len(served.content) > 10_000
     assert not re.search(r"""(?:src|href)=["']?https?://""", html.text), "a script or style from another host"
+
+
+def _policy(response: Any) -> dict[str, str]:
+    directives = [d.strip().split(" ", 1) for d in response.headers["content-security-policy"].split(";")]
+    return {d[0]: d[1] if len(d) > 1 else "" for d in directives}
+
+
+@pytest.mark.parametrize("page", ["/docs", "/redoc", "/docs/oauth2-redirect"])
+def test_interactive_docs_have_a_policy_and_cannot_be_framed(client: TestClient, page: str) -> None:
+    response = client.get(page)
+    policy = _policy(response)
+    assert policy["frame-ancestors"] == "'none'" and response.headers["x-frame-options"] == "DENY"
+    assert policy["default-src"] == "'none'"
+    assert "unsafe-inline" not in policy["script-src"] and "http" not in policy["script-src"]
+    for inline in re.findall(r"<script>(.*?)</script>", response.text, flags=re.DOTALL):  # allowed by hash only
+        digest = base64.b64encode(hashlib.sha256(inline.encode()).digest()).decode()
+        assert f"'sha256-{digest}'" in policy["script-src"]
+
+
+@pytest.mark.parametrize("path", ["/v1/sources", "/healthz", "/openapi.json", "/no-such-page"])
+def test_api_responses_load_nothing_and_cannot_be_framed(client: TestClient, path: str) -> None:
+    policy = _policy(client.get(path))
+    assert policy["default-src"] == "'none'" and policy["frame-ancestors"] == "'none'"

@@ -151,6 +151,42 @@ def test_each_api_key_has_its_own_budget(app_for: Callable[..., TestClient]) -> 
     assert b == [200, 200]
 
 
+CRISIS = {"question": "I want to end my life tonight"}
+
+
+def from_(address: str, key: str | None = None) -> dict[str, str]:
+    """Headers of a request from ``address`` (through a trusted proxy), with ``key`` when given."""
+    return {"X-Forwarded-For": address, **({"X-API-Key": key} if key else {})}
+
+
+def test_one_client_cannot_use_up_its_clinics_budget(app_for: Callable[..., TestClient]) -> None:
+    """A widget's key is in the clinic's page: a script that has it must not lock out the clinic's patients."""
+    client = app_for(rate_limit_per_minute=2, api_keys=["clinic-a"], trust_forwarded_for=True)
+    script = [client.post("/v1/ask", json=ASK, headers=from_("203.0.113.66", "clinic-a")) for _ in range(3)]
+    assert [r.status_code for r in script] == [200, 200, 429]
+    assert "within an API key" in script[-1].json()["error"]["message"]
+    patient = client.post("/v1/ask", json=ASK, headers=from_("198.51.100.7", "clinic-a"))
+    assert patient.status_code == 200
+
+
+@pytest.mark.parametrize("keys", [[], ["clinic-a"]])
+def test_a_crisis_gets_the_help_lines_even_over_the_limit(
+    app_for: Callable[..., TestClient], fake_service: KbotService, keys: list[str]
+) -> None:
+    client = app_for(rate_limit_per_minute=1, api_keys=keys, trust_forwarded_for=True)
+    headers = from_("203.0.113.9", keys[0] if keys else None)
+    assert client.post("/v1/ask", json=ASK, headers=headers).status_code == 200
+    assert client.post("/v1/ask", json=ASK, headers=headers).status_code == 429  # over the limit now
+    crisis = client.post("/v1/ask", json=CRISIS, headers=headers)
+    assert crisis.status_code == 200
+    answer = crisis.json()
+    assert answer == fake_service.ask(CRISIS["question"]).to_dict()  # the very reply it gets under the limit
+    assert answer["status"] == "crisis" and answer["resources"]
+    assert answer["text"].startswith(answer["resources"][0]["action"])  # the help lines come first
+    assert answer["text"].endswith(answer["notice"])
+    assert client.get("/v1/sources", headers=headers).status_code == 429  # only a crisis passes
+
+
 @pytest.mark.parametrize(("trusted", "separate"), [(True, True), (False, False)])
 def test_forwarded_addresses_count_only_when_trusted(
     app_for: Callable[..., TestClient], trusted: bool, separate: bool

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from kbot.catalog import load_catalog
-from kbot.clean import explain, line_rule, mark_furniture, rules, signals
+from kbot.chunking import sentence_rows
+from kbot.clean import explain, line_rule, mark_furniture, promotional_sentence, rules, signals
 from kbot.corpus import parse_blocks, read_document
 from kbot.domain import Block, BlockKind, Document, SourceMeta
 from kbot.index import read_corpus
@@ -339,3 +340,75 @@ def test_contact_in_prose_is_no_promotion_signal() -> None:
     assert [b.dropped for b in blocks] == ["", "", "", ""]
     pitch = "Contact Sunrise Wellness for an appointment"
     assert signals(Block(0, BlockKind.PARAGRAPH, 0, len(pitch), pitch), meta) >= 1
+
+
+# --- advertising sentences inside prose ---------------------------------------------------------------------------
+
+AD = "For a spacer discount, call 555-0199 now and use code FREE50 at the front desk."
+ASTHMA = f"""Spacers and inhalers
+
+A spacer is a tube that fits on an inhaler. It holds the medicine so a child can breathe it in slowly. {AD} Rinse \
+the spacer once a week and let it dry in the air.
+"""
+
+
+@pytest.mark.parametrize(
+    ("sentence", "rule"),
+    [
+        (AD, "phone_number"),
+        ("Text us at 555 0199 to book.", "phone_number"),
+        ("Call our clinic at (310) 270-0625 today.", "phone_number"),  # the line rule's numbers count too
+        ("Enter promo code SAVE20 at checkout.", "promo_code"),
+        ("Mention FREE50 when you book your first visit.", "promo_code"),
+        ("Get 20% off your first session!", "promo_code"),
+        ("Ask about our $50 off offer.", "promo_code"),
+        # prose that only looks like it
+        ("Doses of 100-1000 mg were compared.", ""),
+        ("About 20% off-label use was reported.", ""),
+        ("The ICD10 code F32 covers a depressive episode.", ""),
+        ("Patients with a do-not-resuscitate code status were excluded.", ""),
+        ("Between 1990-2005, 555 patients were followed.", ""),
+    ],
+)
+def test_a_sentence_that_advertises_is_named_by_its_rule(sentence: str, rule: str) -> None:
+    assert promotional_sentence(sentence) == rule
+
+
+@pytest.fixture
+def asthma_kb(tmp_path: Path) -> Path:
+    """A knowledge base of another specialty, with an advertisement in the middle of a paragraph of real prose."""
+    folder = tmp_path / "asthma"
+    folder.mkdir()
+    (folder / "spacers.txt").write_text(ASTHMA, encoding="utf-8")
+    (folder / "sources.toml").write_text(
+        '["spacers.txt"]\ntitle = "Spacers and inhalers"\npublisher = "Lung Health"\nurl = ""\nupdated = ""\n'
+        'kind = "editorial"\n',
+        encoding="utf-8",
+    )
+    return folder
+
+
+def test_an_advertising_sentence_is_withheld_and_its_paragraph_kept(asthma_kb: Path) -> None:
+    (document,) = read_corpus(asthma_kb)
+    rows = sentence_rows([document])
+    quotable = [r.text for r in rows if r.quotable]
+    assert AD not in quotable and any(r.text == AD and r.withheld for r in rows)
+    assert "It holds the medicine so a child can breathe it in slowly." in quotable
+    assert "Rinse the spacer once a week and let it dry in the air." in quotable
+
+
+def test_an_advertising_sentence_is_never_quoted(asthma_kb: Path, tmp_path: Path) -> None:
+    from kbot.config import Settings
+    from kbot.embedding import FakeEmbedder
+    from kbot.index import build_index
+    from kbot.service import KbotService
+
+    build_index(asthma_kb, tmp_path / "index" / "default", FakeEmbedder())
+    settings = Settings(
+        seeds_dir=asthma_kb, index_dir=tmp_path / "index", model_name=FakeEmbedder.name, min_dense_score=0.0
+    )
+    service = KbotService.load(settings, embedder=FakeEmbedder())
+    for question in ("Is there a spacer discount code?", "What number do I call for a spacer discount?"):
+        answer = service.ask(question)
+        assert answer.quotes, "the question is answered (from the rest of the article)"
+        assert all("555-0199" not in q.text and "FREE50" not in q.text for q in answer.quotes)

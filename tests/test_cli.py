@@ -177,6 +177,18 @@ def test_sources_show_marks_each_block_kept_or_dropped(tmp_path: Path) -> None:
     assert statuses.count("DROPPED") == len(document.blocks) - len(document.kept_blocks) > 0
 
 
+def test_sources_show_names_why_a_sentence_is_withheld(tmp_path: Path) -> None:
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    ad = "Call 555-0199 now and use code FREE50."
+    (seeds / "a.txt").write_text(f"A title\n\nSpacers help. {ad} Rinse them weekly.\n", encoding="utf-8")
+    (seeds / "sources.toml").write_text('["a.txt"]\ntitle = "A title"\npublisher = "P"\n', encoding="utf-8")
+    listed = run(tmp_path / "index", "sources", "--seeds", str(seeds))
+    assert "1 withheld: do_not_quote or advertising" in listed.stdout, listed.stderr
+    shown = run(tmp_path / "index", "sources", "--seeds", str(seeds), "--show", "a")
+    assert re.search(r"WITHHELD\(phone_number\)\s+" + re.escape(ad), shown.stdout), shown.stdout
+
+
 def test_sources_show_an_unknown_id_says_how_to_list_them(tmp_path: Path) -> None:
     result = run(tmp_path / "index", "sources", "--show", "no-such-source")
     assert_friendly_failure(result)

@@ -127,6 +127,36 @@ def test_damaged_index_is_reported_as_corrupt(built: Path, seeds_copy: Path, dam
     assert err.value.fix == "kbot ingest"
 
 
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"files": []},
+        {"files": {"corpus.json": 7}},
+        {"sources": ["a.txt"]},
+        {"format": "4"},
+        {"dim": 384.0},
+        {"model": None},
+        {"counts": None, "files": None},
+    ],
+    ids=["files a list", "a digest a number", "sources a list", "format a string", "dim a float", "model null", "two"],
+)
+def test_a_manifest_of_the_wrong_shape_is_corrupt_not_a_traceback(
+    built: Path, seeds_copy: Path, change: dict[str, object]
+) -> None:
+    path = built / "current" / "manifest.json"
+    path.write_text(json.dumps({**json.loads(path.read_text()), **change}), encoding="utf-8")
+    with pytest.raises(IndexCorrupt, match=r"wrong type|incomplete") as err:
+        load_index(built, seeds_copy, FakeEmbedder.name)
+    assert err.value.fix == "kbot ingest"
+
+
+@pytest.mark.parametrize("manifest", ["[]", '{"format": 4}', "null"])
+def test_a_manifest_that_is_not_a_whole_object_is_corrupt(built: Path, seeds_copy: Path, manifest: str) -> None:
+    (built / "current" / "manifest.json").write_text(manifest, encoding="utf-8")
+    with pytest.raises(IndexCorrupt, match=r"not a JSON object|incomplete"):
+        load_index(built, seeds_copy, FakeEmbedder.name)
+
+
 def test_crash_mid_build_leaves_the_old_index(built: Path, seeds_copy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     before = (built / "current").resolve()
 

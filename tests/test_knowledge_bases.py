@@ -310,3 +310,17 @@ def test_cli_ingests_lists_and_asks_each_knowledge_base(asthma: Path, tmp_path: 
     unknown = kbot("ask", "--kb", "nope", "good evening to you")
     assert unknown.returncode == 2 and "no knowledge base named 'nope'" in unknown.stderr
     assert "asthma: the index is up to date" in kbot("ingest", "--kb", "asthma", "--if-needed").stdout
+
+
+def test_a_crisis_gets_the_help_lines_even_when_its_knowledge_base_cannot_answer(
+    make_settings: Callable[..., Settings], fake_index_dir: Path, asthma: Path
+) -> None:
+    settings = make_settings(index_dir=fake_index_dir, knowledge_bases={"asthma": asthma}, model_name=FakeEmbedder.name)
+    with TestClient(create_app(settings, KbotService.load(settings, embedder=FakeEmbedder()))) as c:
+        crisis = c.post("/v1/ask", json={"question": "i want to end my life tonight", "kb": "asthma"})
+        unknown = c.post("/v1/ask", json={"question": "i want to end my life tonight", "kb": "nope"})
+        other = c.post("/v1/ask", json={"question": "what does an inhaler do", "kb": "asthma"})
+    for response in (crisis, unknown):
+        assert response.status_code == 200 and response.json()["status"] == "crisis"
+        assert response.json()["resources"][0]["phone"] == "988"
+    assert other.status_code == 503

@@ -4,6 +4,7 @@ panel's parameters, and the static files. The behaviour in a browser is tested i
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -370,9 +371,25 @@ def test_widget_script_may_be_loaded_by_other_sites(client: TestClient, settings
         "/static/missing.js",
         "/static/",
         "/static/chat.js.map",
+        "/static/a%00.js",  # a NUL byte: the file system refuses the name with an error
+        "/static/widget.js%00.png",
+        "/static/" + "a" * 5000 + ".js",  # longer than any name the file system takes
+        "/static/" + "/".join(["abc"] * 60) + ".js",
     ],
 )
-def test_static_serves_nothing_outside_web_static(client: TestClient, path: str) -> None:
+def test_static_serves_nothing_outside_web_static(
+    client: TestClient, path: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="kbot")
     response = client.get(path)
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "not_found"
+    assert "Traceback" not in caplog.text and "unhandled" not in caplog.text
+
+
+def test_static_answers_head_like_get(client: TestClient) -> None:
+    for path in ("/widget.js", "/static/chat.js"):
+        head, get = client.head(path), client.get(path)
+        assert head.status_code == 200, path
+        assert head.headers["content-type"] == get.headers["content-type"]
+        assert head.content == b""

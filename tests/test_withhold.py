@@ -143,12 +143,12 @@ def test_ingest_if_needed_rebuilds_after_sources_toml_changes(tmp_path: Path) ->
 def test_sources_shows_the_curator_what_is_withheld(tmp_path: Path) -> None:
     seeds = copy_seeds(tmp_path / "seeds", STANFORD)
     listing = kbot("sources", "--seeds", str(seeds)).splitlines()
-    assert [line.endswith(", 1 withheld by do_not_quote)") for line in listing] == [False] * 4 + [True]
+    assert [line.endswith(", 1 withheld: do_not_quote or advertising)") for line in listing] == [False] * 4 + [True]
     shown = kbot("sources", "--show", NEURO, "--seeds", str(seeds))
     text = read_source_text(seeds / NEURO)
     line = text.count("\n", 0, text.index(SENTENCE)) + 1
-    assert "\nWithheld by do_not_quote in sources.toml (never quoted): 1 sentence\n" in shown
-    assert shown.rstrip().endswith(f"{line:>5}  paragraph     WITHHELD                      {SENTENCE}")
+    assert "\nWithheld by do_not_quote in sources.toml or as advertising (never quoted): 1 sentence\n" in shown
+    assert shown.rstrip().endswith(f"{line:>5}  paragraph     {'WITHHELD(do_not_quote)':<28}  {SENTENCE}")
 
 
 @pytest.mark.model

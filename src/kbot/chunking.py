@@ -3,7 +3,8 @@
 Passages never cross a section, so each is embedded with its own heading and its article's title as context.
 Only sentences of paragraphs, list items and FAQ answers can be quoted; headings and questions are kept as context
 (and as suggestions of what kbot can answer). A sentence that overlaps a fragment of its article's ``do_not_quote``
-(seeds/sources.toml) is withheld: it stays in the tables, but is never quoted, in a passage, or a suggestion.
+(seeds/sources.toml), or that advertises (``clean.promotional_sentence``: a phone number, a promo code), is withheld:
+it stays in the tables, but is never quoted, in a passage, or a suggestion.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import groupby
 
+from kbot.clean import promotional_sentence
 from kbot.domain import BlockKind, Document, Passage
 
 Span = tuple[int, int]
@@ -61,7 +63,7 @@ def sentence_rows(documents: Iterable[Document]) -> list[SentenceRow]:
         withheld = withheld_spans(doc)
         for s in doc.sentences:
             block = blocks[s.block]
-            hidden = any(a < s.end and s.start < b for a, b in withheld)
+            hidden = any(a < s.end and s.start < b for a, b in withheld) or bool(promotional_sentence(s.text))
             rows.append(
                 SentenceRow(len(rows), doc.meta.id, s.block, block.kind, block.section, s.start, s.end, s.text, hidden)
             )

@@ -13,6 +13,9 @@ Four passes, each adding to what the one before dropped (the phrase lists are da
 4. A heading or FAQ question whose every block was dropped goes with them ("Interested in life sciences?" before a
    newsletter form), so it never becomes the section of the article prose that follows.
 
+Inside the blocks that are kept, ``promotional_sentence`` finds the single sentences that advertise (a phone number,
+a promo code); chunking withholds them from quotes, like a curator's ``do_not_quote``.
+
 Deliberate choice: "At <the clinic>, <the treatment> is offered as ..." names the publisher with an offer, which is one
 promotion signal, but it is kept (a sentence of this kind in seeds/001 decided it): it sits in an explanatory section
 and tells a patient what a session involves (monitoring, no driving afterwards, induction and maintenance phases),
@@ -60,6 +63,7 @@ class Rules:
     publisher_words: re.Pattern[str]
     words_per_signal: int
     prose_words: int
+    sentences: tuple[tuple[str, tuple[re.Pattern[str], ...]], ...]  # (rule name, its patterns and its line rule's)
 
 
 @lru_cache(maxsize=1)
@@ -85,6 +89,10 @@ def rules() -> Rules:
         publisher_words=re.compile(promo["publisher_words"], re.IGNORECASE),
         words_per_signal=promo["words_per_signal"],
         prose_words=promo["prose_words"],
+        sentences=tuple(
+            (name, _compile(patterns) + tuple(p for line in lines if line.name == name for p in line.patterns))
+            for name, patterns in data["sentence"].items()
+        ),
     )
 
 
@@ -121,6 +129,12 @@ def line_rule(block: Block, r: Rules | None = None) -> str:
     if _is_alt_text(block):
         return ALT_TEXT
     return ""
+
+
+def promotional_sentence(text: str, r: Rules | None = None) -> str:
+    """The name of the rule that makes a sentence an advertisement (a phone number, a promo code), or ""."""
+    r = r or rules()
+    return next((name for name, patterns in r.sentences if any(p.search(text) for p in patterns)), "")
 
 
 def _is_alt_text(block: Block) -> bool:

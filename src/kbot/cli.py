@@ -169,10 +169,10 @@ def sources(
     kb: KbOpt = "default",
     seeds: SeedsOpt = None,
 ) -> None:
-    """List the articles, or show what cleaning keeps and drops in one of them, and what do_not_quote withholds."""
+    """List the articles, or show what cleaning keeps and drops in one of them, and which sentences are withheld."""
     from kbot.catalog import load_catalog
     from kbot.chunking import sentence_rows
-    from kbot.clean import explain
+    from kbot.clean import explain, promotional_sentence
     from kbot.corpus import read_document
     from kbot.knowledge_base import folder_of
 
@@ -186,7 +186,7 @@ def sources(
             typer.echo(
                 f"{meta.id}  {meta.publisher}: “{meta.title}” ({meta.kind}; {len(doc.kept_blocks)} of "
                 f"{len(doc.blocks)} blocks kept, {len(doc.sentences)} sentences"
-                + (f", {held} withheld by do_not_quote)" if held else ")")
+                + (f", {held} withheld: do_not_quote or advertising)" if held else ")")
             )
         return
     matches = [m for m in catalog if show in {m.id, m.file}]
@@ -197,10 +197,11 @@ def sources(
     withheld = [r for r in sentence_rows([doc]) if r.withheld]
     if withheld:
         count = f"{len(withheld)} sentence" + ("s" if len(withheld) > 1 else "")
-        typer.echo(f"\nWithheld by do_not_quote in sources.toml (never quoted): {count}")
+        typer.echo(f"\nWithheld by do_not_quote in sources.toml or as advertising (never quoted): {count}")
         for r in withheld:
             line = doc.text.count("\n", 0, r.start) + 1
-            typer.echo(f"{line:>5}  {r.kind.value:<12}  {'WITHHELD':<28}  {r.text}")
+            why = f"WITHHELD({promotional_sentence(r.text) or 'do_not_quote'})"
+            typer.echo(f"{line:>5}  {r.kind.value:<12}  {why:<28}  {r.text}")
 
 
 @app.command("import")

@@ -101,6 +101,10 @@ class Settings(BaseSettings):
     # HTTP API
     max_question_chars: int = Field(1000, description="Longest question accepted")
     max_body_bytes: int = Field(8192, description="Largest request body accepted")
+    max_header_bytes: int = Field(16384, ge=1024, description="Largest request line and headers accepted (431)")
+    read_timeout_s: float = Field(10.0, gt=0, description="Seconds for a request's headers, then its body, to arrive")
+    idle_timeout_s: int = Field(5, ge=1, description="Seconds a connection may stay open without a request")
+    max_connections: int = Field(1000, ge=1, description="Open connections per worker; beyond it requests get 503")
     cors_origins: list[str] = Field(default_factory=list, description="Origins allowed to call the API from a browser")
     frame_ancestors: list[str] = Field(default_factory=list, description="Sites allowed to frame the chat panel")
     api_keys: list[str] = Field(

@@ -42,7 +42,7 @@ from kbot.embedding import Embedder, Vectors, unit_rows
 from kbot.errors import IndexCorrupt, IndexMissing, IndexStale, IngestRunning
 from kbot.folder import read_source_text, sha256, source_hashes
 
-FORMAT = 4
+FORMAT = 5  # 5: advertising sentences are withheld (an index built before would still quote them)
 FIX = "kbot ingest"
 VIEWS = ("sentences", "context", "window")
 PIECES_VIEW = "context"  # the view whose word pieces are kept for matching a question's pieces
@@ -216,10 +216,29 @@ def _read_manifest(folder: Path) -> dict[str, Any]:
         manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise IndexCorrupt(f"The index manifest in {folder} cannot be read ({exc}).", FIX) from exc
-    required = {"format", "model", "dim", "sources", "files", "counts"}
-    if not isinstance(manifest, dict) or not required <= manifest.keys():
-        raise IndexCorrupt(f"The index manifest in {folder} is incomplete.", FIX)
-    return manifest
+    problem = _manifest_problem(manifest)
+    if problem:
+        raise IndexCorrupt(f"The index manifest in {folder} {problem}.", FIX)
+    return dict(manifest)
+
+
+_MANIFEST_FIELDS: dict[str, type] = {"format": int, "model": str, "dim": int, "sources": dict, "files": dict}
+
+
+def _manifest_problem(manifest: object) -> str:
+    """What is wrong with a manifest's shape ("" when nothing is): loading reads these fields without looking."""
+    if not isinstance(manifest, dict):
+        return "is not a JSON object"
+    missing = [k for k in (*_MANIFEST_FIELDS, "counts") if k not in manifest]
+    if missing:
+        return f"is incomplete (no {', '.join(missing)})"
+    wrong = [k for k, kind in _MANIFEST_FIELDS.items() if type(manifest[k]) is not kind]
+    wrong += [k for k in ("sources", "files") if k not in wrong and not _names_to_digests(manifest[k])]
+    return f"has {', '.join(wrong)} of the wrong type" if wrong else ""
+
+
+def _names_to_digests(table: dict[object, object]) -> bool:
+    return all(isinstance(k, str) and isinstance(v, str) for k, v in table.items())
 
 
 def check_manifest(manifest: dict[str, Any], seeds_dir: Path, model: str) -> None:

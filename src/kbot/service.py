@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -22,6 +23,7 @@ from kbot.index import build_index, current_build, kb_index_dir
 from kbot.knowledge_base import DEFAULT_KB, KnowledgeBase, configured
 from kbot.quotes import QuoteSelector
 from kbot.registry import Registry
+from kbot.safety import SafetyGate, order_help_lines
 
 
 def validate_question(question: str, max_chars: int) -> str:
@@ -74,6 +76,16 @@ class KbotService:
     def ask(self, question: str, kb: str = DEFAULT_KB) -> Answer:
         return self.ask_batch([question], [kb])[0]
 
+    def crisis_answer(self, question: str, kb: str = DEFAULT_KB) -> Answer | None:
+        """The crisis reply if ``kb``'s safety gate calls the question a crisis, else None; no model call. For a
+        caller the API would otherwise refuse (over the rate limit): a crisis still gets the help lines."""
+        base = self.kb(kb)
+        text = validate_question(question, self.settings.max_question_chars)
+        verdict = base.safety.classify(text)
+        if verdict.kind != "crisis":
+            return None
+        return compose.crisis(text, base.help_lines(verdict), base.notice)  # as ask_batch answers it
+
     def ask_batch(self, questions: Sequence[str], kbs: Sequence[str] | None = None) -> list[Answer]:
         """Answer several questions, each from its knowledge base (``default`` when ``kbs`` is None), with one model
         call for all that reach retrieval."""
@@ -111,6 +123,23 @@ class KbotService:
             return compose.no_answer(text, suggestions(base, encoded.vector), base.notice, signals, help_lines)
         selections = self.selector.select(found.candidates, base.index.sentences, base.index.sentence_vectors)
         return compose.answered(text, selections, base.index.documents, base.notice, signals, help_lines)
+
+
+@lru_cache(maxsize=1)
+def _packaged_gate() -> SafetyGate:
+    return SafetyGate.from_file()
+
+
+def fallback_crisis(question: str, settings: Settings) -> Answer | None:
+    """The crisis reply by the packaged safety rules and the deployment's help lines, else None: for a message kbot
+    cannot otherwise answer (still loading, or its knowledge base cannot answer), so that no error stands between a
+    crisis and the help lines. Needs neither the model nor an index."""
+    text = question.strip()
+    verdict = _packaged_gate().classify(text) if text else None
+    if verdict is None or verdict.kind != "crisis":
+        return None
+    lines = order_help_lines(settings.help_lines, verdict)
+    return compose.crisis(text, tuple(Resource(h.name, h.action, h.phone, h.sms) for h in lines), settings.notice)
 
 
 def suggestions(base: KnowledgeBase, vector: np.ndarray, count: int = 3) -> list[str]:

@@ -28,17 +28,21 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from kbot import __version__
 from kbot.api import schemas as s
 from kbot.api.batching import CachedAsker, MicroBatcher
+from kbot.api.headers import SecurityHeaders
 from kbot.api.middleware import BodySizeLimit, RequestContext, error_body
 from kbot.api.security import (
     API_KEY_HEADER,
+    Decision,
     KeyChecker,
     RateLimiter,
+    caller_id,
     client_address,
-    key_fingerprint,
     load_api_keys,
     load_key_scopes,
 )
+from kbot.api.strict_json import DUPLICATE_FIELD, StrictJsonRoute
 from kbot.config import Settings
+from kbot.domain import Answer
 from kbot.errors import CatalogError, IndexCorrupt, IndexMissing, IndexStale, KbotError, UnknownKnowledgeBase
 
 if TYPE_CHECKING:
@@ -49,6 +53,7 @@ log = logging.getLogger("kbot.api")
 Loader = Callable[[Settings], "KbotService"]
 RETRY_WHILE_LOADING = "5"
 WARM_UP_FALLBACK = "What is this about?"  # for a knowledge base with neither starter questions nor question headings
+DOCS_PATHS = frozenset({"/docs", "/docs/oauth2-redirect", "/redoc"})  # fastapi-offline's interactive docs
 
 
 class ApiError(Exception):
@@ -163,7 +168,28 @@ def create_app(settings: Settings, service: "KbotService | None" = None, *, load
         openapi_tags=s.TAGS,
     )
     app.state.kbot = runtime
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    from kbot.api.pages import router as pages_router
+
+    routers = [_health_routes(runtime), _v1_routes(runtime), pages_router]
+    _add_middleware(app, settings, _fixed_paths(routers))
+    app.add_exception_handler(ApiError, _api_error)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
+    app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
+    for router in routers:
+        app.include_router(router)
+    return app
+
+
+def _fixed_paths(routers: list[APIRouter]) -> frozenset[str]:
+    """The routes' paths that take no parameter: how a request refused before routing may be logged."""
+    paths = (getattr(r, "path", "") for router in routers for r in router.routes)
+    return frozenset(p for p in paths if p and "{" not in p)
+
+
+def _add_middleware(app: FastAPI, settings: Settings, fixed_paths: frozenset[str]) -> None:
+    """Innermost first: the body cap, CORS, ids and logs for every request (routes logged by their template, or by
+    one of ``fixed_paths``), then the security headers around everything, the JSON 500 included."""
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, timeout_s=settings.read_timeout_s)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_origins,
@@ -171,16 +197,8 @@ def create_app(settings: Settings, service: "KbotService | None" = None, *, load
         allow_headers=["Content-Type", API_KEY_HEADER, "X-Request-ID"],
         expose_headers=["X-Request-ID", "Retry-After"],
     )
-    app.add_middleware(RequestContext, log_questions=settings.log_questions)  # outermost: ids and logs for all
-    app.add_exception_handler(ApiError, _api_error)  # type: ignore[arg-type]
-    app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
-    app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
-    app.include_router(_health_routes(runtime))
-    app.include_router(_v1_routes(runtime))
-    from kbot.api.pages import router as pages_router
-
-    app.include_router(pages_router)
-    return app
+    app.add_middleware(RequestContext, log_questions=settings.log_questions, known_paths=fixed_paths)
+    app.add_middleware(SecurityHeaders, docs_paths=DOCS_PATHS)
 
 
 def _lifespan(runtime: Runtime, service: "KbotService | None", loader: Loader | None) -> Any:
@@ -299,38 +317,34 @@ def _health_routes(runtime: Runtime) -> APIRouter:
         status = "ready" if len(ready) == len(states) else "degraded"
         return {"status": status, "sources": sum(s["sources"] for s in states.values()), "knowledge_bases": states}
 
+    for path, probe in (("/healthz", healthz), ("/readyz", readyz)):  # HEAD too: uptime checks use it
+        router.add_api_route(path, probe, methods=["HEAD"], include_in_schema=False)
     return router
 
 
 KbParam = Annotated[str, Query(pattern=s.KB_NAME_PATTERN, description="The knowledge base (GET /v1/kbs lists them)")]
 
 
-def _v1_routes(runtime: Runtime) -> APIRouter:
+def _guard(runtime: Runtime, *, crisis_first: bool = False) -> Callable[..., Any]:
+    """The /v1 dependency: who is calling (their API key and address), their rate limit, then their key. With
+    ``crisis_first`` a caller over the limit is not refused here: the route refuses them only after the safety gate
+    has found no crisis in their message, so a limit never stands between a crisis and the help lines."""
     settings = runtime.settings
-    ask_request = s.ask_request_model(settings.max_question_chars)
 
     async def guard(
         request: Request,
         x_api_key: str | None = Header(None, alias=API_KEY_HEADER, description="Your clinic's key, when keys are on"),
     ) -> None:
         valid = runtime.keys.is_valid(x_api_key)
-        if valid and x_api_key is not None:
-            caller = "key:" + key_fingerprint(x_api_key)
-        else:
-            peer = request.client.host if request.client else None
-            caller = "addr:" + client_address(
-                peer, request.headers.get("x-forwarded-for"), settings.trust_forwarded_for
-            )
-        decision = runtime.limiter.hit(caller)
+        peer = request.client.host if request.client else None
+        address = client_address(peer, request.headers.get("x-forwarded-for"), settings.trust_forwarded_for)
+        request.state.caller = caller_id(x_api_key if valid else None, address)
+        decision = runtime.limiter.hit(request.state.caller)
         if not decision.allowed:
-            per = "API key" if caller.startswith("key:") else "client address"
-            raise ApiError(
-                429,
-                "rate_limited",
-                f"Too many requests: at most {settings.rate_limit_per_minute} a minute per {per}. "
-                f"Retry after {decision.retry_after} s.",
-                headers={"Retry-After": str(decision.retry_after)},
-            )
+            refusal = _rate_limited(settings, decision, per_key=valid)
+            if not crisis_first:
+                raise refusal
+            request.state.refusal = refusal
         request.state.kb_scope = runtime.scopes.get(x_api_key) if valid and x_api_key is not None else None
         if runtime.keys.required and not valid:
             missing = x_api_key is None
@@ -343,26 +357,59 @@ def _v1_routes(runtime: Runtime) -> APIRouter:
                 headers={"WWW-Authenticate": f'ApiKey header="{API_KEY_HEADER}"'},
             )
 
-    router = APIRouter(prefix="/v1", dependencies=[Depends(guard)], responses=s.V1_RESPONSES)
+    return guard
 
-    @router.post("/ask", response_model=s.AnswerOut, responses=s.ASK_RESPONSES, tags=["ask"], summary="Ask a question")
+
+def _rate_limited(settings: Settings, decision: Decision, *, per_key: bool) -> ApiError:
+    per = "client address within an API key" if per_key else "client address"
+    return ApiError(
+        429,
+        "rate_limited",
+        f"Too many requests: at most {settings.rate_limit_per_minute} a minute per {per}. "
+        f"Retry after {decision.retry_after} s.",
+        headers={"Retry-After": str(decision.retry_after)},
+    )
+
+
+def _v1_routes(runtime: Runtime) -> APIRouter:
+    settings = runtime.settings
+    ask_request = s.ask_request_model(settings.max_question_chars)
+    router = APIRouter(prefix="/v1", responses=s.V1_RESPONSES, route_class=StrictJsonRoute)
+    guarded = [Depends(_guard(runtime))]
+
+    @router.post(
+        "/ask",
+        dependencies=[Depends(_guard(runtime, crisis_first=True))],
+        response_model=s.AnswerOut,
+        responses=s.ASK_RESPONSES,
+        tags=["ask"],
+        summary="Ask a question",
+    )
     async def ask(body: ask_request, request: Request) -> Response:  # type: ignore[valid-type]
         """Answers by quoting the sources verbatim, with citations; every reply ends with the clinician notice.
 
         The question travels only in this POST body: it is never put in a URL, and not logged unless the operator
         turns KBOT_LOG_QUESTIONS on."""
-        _, asker = runtime.ready()
         question: str = body.question  # type: ignore[attr-defined]
-        kb = runtime.kb(request, body.kb).name  # type: ignore[attr-defined]
         if settings.log_questions:
             request.state.question = question
-        answer, cached = await asker.ask(question, kb)
+        try:
+            kb = runtime.kb(request, body.kb).name  # type: ignore[attr-defined]
+        except ApiError:  # loading, or the knowledge base cannot answer: a crisis still gets the help lines
+            from kbot.service import fallback_crisis
+
+            crisis = fallback_crisis(question, settings)
+            if crisis is None:
+                raise
+            answer, cached = crisis, False
+        else:
+            answer, cached = await _answer(request, question, kb)
         request.state.outcome = answer.status.value
         request.state.cache = "hit" if cached else "miss"
         payload = json.dumps(answer.to_dict(), ensure_ascii=False).encode()
         return Response(payload, media_type="application/json", headers={"Cache-Control": "no-store"})
 
-    @router.get("/kbs", response_model=s.KbList, responses=s.KBS_RESPONSES, tags=["sources"])
+    @router.get("/kbs", dependencies=guarded, response_model=s.KbList, responses=s.KBS_RESPONSES, tags=["sources"])
     async def kbs(request: Request) -> dict[str, Any]:
         """The knowledge bases this caller may ask, each with its title, its number of sources and the index build
         it serves (every worker serves a new build within a few seconds of `kbot ingest`)."""
@@ -383,12 +430,20 @@ def _v1_routes(runtime: Runtime) -> APIRouter:
             ]
         }
 
-    @router.get("/sources", response_model=s.SourceList, responses=s.SOURCES_RESPONSES, tags=["sources"])
+    @router.get(
+        "/sources", dependencies=guarded, response_model=s.SourceList, responses=s.SOURCES_RESPONSES, tags=["sources"]
+    )
     async def sources(request: Request, kb: KbParam = "default") -> dict[str, Any]:
         """The articles a knowledge base quotes, with their metadata."""
         return {"sources": [asdict(m) for m in runtime.kb(request, kb).sources()]}
 
-    @router.get("/sources/{source_id}", response_model=s.SourceDetail, responses=s.SOURCE_RESPONSES, tags=["sources"])
+    @router.get(
+        "/sources/{source_id}",
+        dependencies=guarded,
+        response_model=s.SourceDetail,
+        responses=s.SOURCE_RESPONSES,
+        tags=["sources"],
+    )
     async def source(request: Request, source_id: str, kb: KbParam = "default") -> dict[str, Any]:
         """One article with its cleaned blocks and their character offsets, to show a quote in context."""
         document = runtime.kb(request, kb).document(source_id)
@@ -406,6 +461,18 @@ def _v1_routes(runtime: Runtime) -> APIRouter:
             for b in document.kept_blocks
         ]
         return {"source": asdict(document.meta), "blocks": blocks}
+
+    async def _answer(request: Request, question: str, kb: str) -> tuple[Answer, bool]:
+        """The answer from ``kb`` and whether it came from the cache (each caller's own). A caller over the rate
+        limit gets the crisis reply if their message is a crisis, and else the 429 the guard held back."""
+        service, asker = runtime.ready()
+        refusal: ApiError | None = getattr(request.state, "refusal", None)
+        if refusal is None:
+            return await asker.ask(question, kb, caller=request.state.caller)
+        crisis = service.crisis_answer(question, kb)
+        if crisis is None:
+            raise refusal
+        return crisis, False
 
     return router
 
@@ -428,14 +495,20 @@ _JSON_HINT = 'send a JSON object like {"question": "What are the side effects?"}
 
 
 async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-    """422 that says which field is wrong and why, and never echoes the rejected input (FastAPI's default does)."""
+    """422 that says which field is wrong and why, and never echoes the rejected input (FastAPI's default does), nor
+    the name of a field kbot does not know (``{"My name is Zelda 555-867-5309": 1}``): only kbot's own names."""
     errors = exc.errors()
+    if any((e.get("ctx") or {}).get("error") == DUPLICATE_FIELD for e in errors):
+        why = "names the same field more than once: send each field once"
+        return _error(request, 422, "invalid_request", f"body: {why}", fields={"body": why})
     if any(e.get("type") == "json_invalid" for e in errors):
         return _error(request, 422, "invalid_json", f"The body is not valid JSON: {_JSON_HINT}")
     fields: dict[str, str] = {}
     for e in errors:
         loc = [str(p) for p in e.get("loc", ())]
         name = ".".join(loc[1:]) if len(loc) > 1 else loc[0] if loc else "request"
+        if e.get("type") == "extra_forbidden":  # a name the caller made up, maybe from what a patient typed
+            name = loc[0] if loc else "request"
         fields.setdefault(name, _describe(e))
     code = "invalid_question" if "question" in fields else "invalid_request"
     message = "; ".join(f"{name}: {why}" for name, why in fields.items())
@@ -453,7 +526,7 @@ def _describe(error: Any) -> str:
     if kind == "string_too_long":
         return f"must be at most {ctx.get('max_length')} characters"
     if kind == "extra_forbidden":
-        return "is not an accepted field"
+        return "holds a field kbot does not accept (its name is not repeated here; /docs lists the accepted ones)"
     if kind in ("model_attributes_type", "dict_type", "model_type"):
         return f"must be a JSON object: {_JSON_HINT}"
     if kind == "value_error":

@@ -2,8 +2,8 @@
 
 Encoding one question costs about as much as encoding several together, so questions that arrive together are
 collected into one ``ask_batch`` call, run in a worker thread (the model releases the GIL, so the event loop keeps
-serving). Most of a clinic's traffic repeats a few questions: those are answered from a bounded LRU cache, and a
-question already being answered is not encoded twice.
+serving). A caller who repeats a question is answered from a bounded LRU cache, and a question they are already
+waiting for is not encoded twice; neither is shared between callers (see ``CachedAsker``).
 """
 
 from __future__ import annotations
@@ -159,18 +159,24 @@ def _settle(future: asyncio.Future[Answer], outcome: Answer | BaseException) -> 
         future.set_result(outcome)
 
 
+_Key = tuple[str, str, str]  # (caller, knowledge base, normalised question)
+
+
 class CachedAsker:
-    """What the /v1/ask route calls: the LRU cache first, then a question already being answered, then a batch."""
+    """What the /v1/ask route calls: the LRU cache first, then a question already being answered, then a batch.
+
+    Both are kept per caller: a cached answer comes back in a fraction of a millisecond instead of tens, so a cache
+    shared by every caller would tell anyone who times a question whether somebody else asked it lately."""
 
     def __init__(self, batcher: MicroBatcher, cache_size: int) -> None:
         self.batcher = batcher
-        self.cache: LRUCache[str, Answer] = LRUCache(cache_size)
-        self._inflight: dict[str, asyncio.Future[Answer]] = {}
+        self.cache: LRUCache[_Key, Answer] = LRUCache(cache_size)
+        self._inflight: dict[_Key, asyncio.Future[Answer]] = {}
         self._generation = 0  # bumped by forget(): an answer begun before it is not cached after it
 
-    async def ask(self, question: str, kb: str) -> tuple[Answer, bool]:
-        """The answer from knowledge base ``kb``, and whether it came from the cache."""
-        key = f"{kb}\n{normalise(question)}"  # a knowledge base name never holds a newline
+    async def ask(self, question: str, kb: str, caller: str = "") -> tuple[Answer, bool]:
+        """The answer from knowledge base ``kb``, and whether it came from ``caller``'s own earlier questions."""
+        key = (caller, kb, normalise(question))
         cached = self.cache.get(key)
         if cached is not None:
             return _as_asked(cached, question), True
@@ -190,7 +196,7 @@ class CachedAsker:
         self._inflight.clear()
         self.cache.clear()
 
-    def _done(self, key: str, future: asyncio.Future[Answer], generation: int) -> None:
+    def _done(self, key: _Key, future: asyncio.Future[Answer], generation: int) -> None:
         if self._inflight.get(key) is future:
             del self._inflight[key]
         if generation == self._generation and not future.cancelled() and future.exception() is None:

@@ -1,8 +1,10 @@
 """Two small ASGI middlewares: a request id, one privacy-safe log line and a JSON 500 for every request; and a cap
-on request bodies (413). Plain ASGI, not BaseHTTPMiddleware: they add next to nothing to each request."""
+on request bodies (413) and on the time they take to arrive (408). Plain ASGI, not BaseHTTPMiddleware: they add next
+to nothing to each request."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -17,6 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 log = logging.getLogger("kbot.api")
 REQUEST_ID_HEADER = "X-Request-ID"
 _SAFE_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+UNKNOWN_ROUTE = "(unknown)"
 
 
 def error_body(scope: Scope, code: str, message: str, **extra: Any) -> dict[str, Any]:
@@ -38,11 +41,13 @@ async def _send_json(send: Send, status: int, body: dict[str, Any], headers: dic
 class RequestContext:
     """Gives each request an id (the caller's X-Request-ID when it is a safe token, else a new one), returns it in
     the X-Request-ID header, answers unhandled errors with a JSON 500, and logs one line per request: id, method,
-    path (never the query string), status, latency and outcome. Question text only when ``log_questions`` is on."""
+    the route's template (never the path as sent, nor its query string), status, latency and outcome. Question text
+    only when ``log_questions`` is on."""
 
-    def __init__(self, app: ASGIApp, log_questions: bool = False) -> None:
+    def __init__(self, app: ASGIApp, log_questions: bool = False, known_paths: frozenset[str] = frozenset()) -> None:
         self.app = app
         self.log_questions = log_questions
+        self.known_paths = known_paths
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -78,8 +83,9 @@ class RequestContext:
 
     def _log(self, scope: Scope, state: dict[str, Any], status: int, latency_ms: float) -> None:
         outcome = state.get("outcome") or ("ok" if status < 400 else "error")
+        route = route_template(scope, self.known_paths)
         line = (
-            f"request_id={state['request_id']} method={scope['method']} path={scope['path'][:200]} "
+            f"request_id={state['request_id']} method={scope['method'][:16]} path={route} "
             f"status={status} latency_ms={latency_ms:.1f} outcome={outcome}"
         )
         if "cache" in state:
@@ -97,6 +103,17 @@ class RequestContext:
         log.error("request_id=%s unhandled %s (message withheld)\n%s", request_id, type(exc).__name__, frames)
 
 
+def route_template(scope: Scope, known_paths: frozenset[str] = frozenset()) -> str:
+    """The route a request went to, as declared (``/v1/sources/{source_id}``), never the path as sent: a path is
+    typed by the caller (a patient may put anything in it, a newline that forges a log line included). A request
+    refused before routing (a body over the cap, a CORS preflight) is named by its path only when that is one of
+    ``known_paths``; anything else is ``UNKNOWN_ROUTE``."""
+    path = getattr(scope.get("route"), "path", None)
+    if isinstance(path, str):
+        return path
+    return scope["path"] if scope["path"] in known_paths else UNKNOWN_ROUTE
+
+
 def _request_id(scope: Scope) -> str:
     for name, value in scope["headers"]:
         if name == b"x-request-id":
@@ -107,51 +124,72 @@ def _request_id(scope: Scope) -> str:
     return uuid.uuid4().hex
 
 
+class _BodyTooLarge(Exception):
+    pass
+
+
 class BodySizeLimit:
-    """Refuses request bodies over ``max_bytes`` with 413, whether announced by Content-Length or streamed.
+    """Refuses request bodies over ``max_bytes`` with 413, whether announced by Content-Length or streamed, and bodies
+    that take over ``timeout_s`` seconds to arrive with 408 (a client that sends a byte a minute must not hold a
+    connection for ever).
 
     The body (small by construction) is read here and replayed to the app."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, timeout_s: float = 10.0) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.timeout_s = timeout_s
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if _content_length(scope) > self.max_bytes:
-            await self._refuse(scope, send)
+        try:
+            if _content_length(scope) > self.max_bytes:
+                raise _BodyTooLarge
+            async with asyncio.timeout(self.timeout_s):
+                body = await self._read(receive)
+        except _BodyTooLarge:
+            message = (
+                f"The request body is over {self.max_bytes} bytes; a question is at most a few thousand characters"
+            )
+            await _refuse(scope, send, 413, "body_too_large", message)
             return
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":  # the client went away
-                return
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.max_bytes:
-                await self._refuse(scope, send)
-                return
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
+        except TimeoutError:
+            await _refuse(scope, send, 408, "request_timeout", f"The body took over {self.timeout_s:g} s to arrive")
+            return
+        if body is None:  # the client went away
+            return
         replayed = False
 
         async def replay() -> Message:
             nonlocal replayed
             if not replayed:
                 replayed = True
-                return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+                return {"type": "http.request", "body": body, "more_body": False}
             return await receive()
 
         await self.app(scope, replay, send)
 
-    async def _refuse(self, scope: Scope, send: Send) -> None:
-        scope.setdefault("state", {})["outcome"] = "body_too_large"
-        message = f"The request body is over {self.max_bytes} bytes; a question is at most a few thousand characters"
-        await _send_json(send, 413, error_body(scope, "body_too_large", message), {"Connection": "close"})
+    async def _read(self, receive: Receive) -> bytes | None:
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return None
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_bytes:
+                raise _BodyTooLarge
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return b"".join(chunks)
+
+
+async def _refuse(scope: Scope, send: Send, status: int, code: str, message: str) -> None:
+    scope.setdefault("state", {})["outcome"] = code
+    await _send_json(send, status, error_body(scope, code, message), {"Connection": "close"})
 
 
 def _content_length(scope: Scope) -> int:

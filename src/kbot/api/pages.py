@@ -34,6 +34,7 @@ from kbot.knowledge_base import DEFAULT_KB, Profile, folder_of, load_profile
 log = logging.getLogger(__name__)
 
 router = APIRouter(include_in_schema=False)
+GET_HEAD = ["GET", "HEAD"]  # HEAD too, for uptime checks and caches (FastAPI's @get answers HEAD with 405)
 
 MAX_STARTERS = 4
 MAX_TITLE_CHARS = 80
@@ -52,6 +53,7 @@ _STATIC_TYPES = {
     ".ico": "image/x-icon",
 }
 _CACHE = "public, max-age=300"
+MAX_STATIC_PATH = 200  # characters: web/static/'s names are short, and the OS refuses names over 255 bytes
 
 
 def _settings(request: Request) -> Settings:
@@ -164,12 +166,12 @@ def clean_starters(values: list[str]) -> list[str]:
     return [s for s in starters if s][:MAX_STARTERS]
 
 
-@router.get("/", response_class=HTMLResponse)
+@router.api_route("/", methods=GET_HEAD, response_class=HTMLResponse)
 def chat_page(request: Request) -> HTMLResponse:
     return _chat_page(request, DEFAULT_KB)
 
 
-@router.get("/kb/{name}", response_class=HTMLResponse)
+@router.api_route("/kb/{name}", methods=GET_HEAD, response_class=HTMLResponse)
 def kb_chat_page(request: Request, name: str) -> HTMLResponse:
     return _chat_page(request, name)
 
@@ -195,7 +197,7 @@ def _chat_page(request: Request, name: str) -> HTMLResponse:
     )
 
 
-@router.get("/panel", response_class=HTMLResponse)
+@router.api_route("/panel", methods=GET_HEAD, response_class=HTMLResponse)
 def panel(
     request: Request,
     host: str = "",
@@ -223,7 +225,7 @@ def panel(
     )
 
 
-@router.get("/demo", response_class=HTMLResponse)
+@router.api_route("/demo", methods=GET_HEAD, response_class=HTMLResponse)
 def demo(request: Request, kb: str = DEFAULT_KB) -> HTMLResponse:
     """A plain sample clinic page with the widget embedded exactly as the README tells clinics to do it, answering
     from the knowledge base ``kb``."""
@@ -233,24 +235,35 @@ def demo(request: Request, kb: str = DEFAULT_KB) -> HTMLResponse:
     return _render(request, "demo.html", csp, endpoint=endpoint, kb=kb, title=profile.title)
 
 
-@router.get("/widget.js")
+@router.api_route("/widget.js", methods=GET_HEAD)
 def widget_js(request: Request) -> Response:
     return _static_file(_settings(request), "widget.js", cross_origin=True)
 
 
-@router.get("/static/{path:path}")
+@router.api_route("/static/{path:path}", methods=GET_HEAD)
 def static_file(request: Request, path: str) -> Response:
     return _static_file(_settings(request), path, cross_origin=path == "widget.js")
 
 
 def _static_file(settings: Settings, path: str, cross_origin: bool = False) -> Response:
-    """A file under web/static/ of a known type; 404 for anything else, including paths that climb out of it."""
-    base = (settings.web_dir / "static").resolve()
-    target = (base / path).resolve()
-    media_type = _STATIC_TYPES.get(target.suffix)
-    if media_type is None or not target.is_relative_to(base) or not target.is_file():
+    """A file under web/static/ of a known type; 404 for anything else, including paths that climb out of it, hold a
+    NUL byte or are longer than any file name there (the file system would refuse them with an error, not a 404)."""
+    target = _static_path(settings.web_dir / "static", path)
+    if target is None:
         raise HTTPException(status_code=404, detail="Not found")
     headers = {"Cache-Control": _CACHE, "X-Content-Type-Options": "nosniff"}
     if cross_origin:  # loaded by <script> tags on clinics' pages, including pages that set COEP
         headers["Cross-Origin-Resource-Policy"] = "cross-origin"
-    return FileResponse(target, media_type=media_type, headers=headers)
+    return FileResponse(target, media_type=_STATIC_TYPES[target.suffix], headers=headers)
+
+
+def _static_path(folder: Path, path: str) -> Path | None:
+    if len(path) > MAX_STATIC_PATH or "\0" in path:
+        return None
+    try:
+        base = folder.resolve()
+        target = (base / path).resolve()
+        found = target.suffix in _STATIC_TYPES and target.is_relative_to(base) and target.is_file()
+    except (OSError, ValueError):  # a name the file system refuses (too long for it, say)
+        return None
+    return target if found else None

@@ -341,7 +341,8 @@ ASK_RESPONSES: dict[int | str, dict[str, Any]] = {
         ),
     ),
     422: error_response(
-        "The question is missing, empty, too long or not a string, or the body is not JSON (never echoed back)",
+        "The question is missing, empty, too long or not a string, a field is unknown or named twice, or the body is"
+        " not JSON (never echoed back)",
         empty=error_example(
             "invalid_question",
             "question: the question is empty or only whitespace; send the patient's question as text",
@@ -351,6 +352,11 @@ ASK_RESPONSES: dict[int | str, dict[str, Any]] = {
             "invalid_question",
             "question: must be at most 1000 characters",
             fields={"question": "must be at most 1000 characters"},
+        ),
+        field_twice=error_example(
+            "invalid_request",
+            "body: names the same field more than once: send each field once",
+            fields={"body": "names the same field more than once: send each field once"},
         ),
         not_json=error_example(
             "invalid_json",

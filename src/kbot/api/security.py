@@ -80,6 +80,14 @@ def client_address(peer: str | None, forwarded_for: str | None, trust_forwarded_
     return peer or "unknown"
 
 
+def caller_id(valid_key: str | None, address: str) -> str:
+    """Who is calling, for their rate limit and their share of the answer cache: the client's address, within their
+    API key when they sent a valid one. A clinic's key is public (it is in the widget's page), so a key alone would
+    let one script use up every patient's budget, and let anyone see from a cache hit what others asked."""
+    where = "addr:" + address
+    return f"key:{key_fingerprint(valid_key)} {where}" if valid_key is not None else where
+
+
 @dataclass(frozen=True)
 class Decision:
     allowed: bool

@@ -6,7 +6,9 @@ loads the model itself; the FAISS index and the sentence vectors are memory-mapp
 With several workers, each model gets ``cores / workers`` threads (``OMP_NUM_THREADS``, unless already set).
 
 Uvicorn's access log is off (it would record URLs with their query strings); the app logs one line per request with
-its id, status, latency and outcome instead. Uvicorn's proxy-header rewriting is off too: whether X-Forwarded-For is
+its id, route, status, latency and outcome instead. The HTTP protocol is ``GuardedH11Protocol`` (``protocol.py``):
+uvicorn's h11 one with a header size limit (431) and idle and read timeouts; ``limit_concurrency`` caps the open
+connections of each worker (503 beyond it). Uvicorn's proxy-header rewriting is off too: whether X-Forwarded-For is
 trusted is the app's setting (``KBOT_TRUST_FORWARDED_FOR``), not uvicorn's.
 """
 
@@ -64,6 +66,8 @@ def run(
     """Serve until interrupted."""
     import uvicorn
 
+    from kbot.api.protocol import GuardedH11Protocol
+
     export_settings(settings)
     if workers > 1:  # each worker's model would use every core: share them out instead of oversubscribing
         os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // workers)))
@@ -79,6 +83,10 @@ def run(
         proxy_headers=False,
         server_header=False,
         timeout_graceful_shutdown=10,
+        http=GuardedH11Protocol,  # 431 over KBOT_MAX_HEADER_BYTES, 408 past KBOT_READ_TIMEOUT_S
+        h11_max_incomplete_event_size=settings.max_header_bytes,
+        timeout_keep_alive=settings.idle_timeout_s,
+        limit_concurrency=settings.max_connections,
     )
 
 
