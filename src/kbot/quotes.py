@@ -17,12 +17,19 @@ from kbot.domain import BlockKind, Document
 from kbot.embedding import Vectors
 from kbot.retrieval import Candidate
 
-# A sentence that leans on the one before it: "However, ...", "This ...", "It ...".
+# A sentence that leans on the one before it: "However, ...", "This ...", "It ...", "He ..." (whose referent, a
+# person or a thing, is named in the sentence before). Such a sentence is quoted with the one before it, or never first.
 _LEANS_BACK = re.compile(
-    r"^(however|but|this|these|that|those|it|its|they|their|instead|therefore|thus|also|additionally|moreover|"
-    r"furthermore|in turn|in other words|here|there|such|meanwhile|conversely|yes|no)\b",
+    r"^[\"“‘']?(however|but|this|these|that|those|it|its|they|their|them|he|she|his|her|him|instead|therefore|thus|"
+    r"also|additionally|moreover|furthermore|in turn|in other words|here|there|such|meanwhile|conversely|yes|no|"
+    r"besides|likewise|similarly|still|yet|otherwise|hence|consequently)\b",
     re.IGNORECASE,
 )
+
+
+def refers_back(text: str) -> bool:
+    """Whether a sentence opens with a pronoun or connective whose referent is in the sentence before it."""
+    return bool(_LEANS_BACK.match(text.lstrip()))
 
 
 def _leads_in(row: SentenceRow) -> bool:
@@ -56,7 +63,7 @@ class QuoteSelector:
     list_max_chars: int = 400  # a list's lead-in ("...such as:") with all its items, if they fit, is one quote
 
     def _leans_back(self, row: SentenceRow) -> bool:
-        return bool(_LEANS_BACK.match(row.text)) or len(row.text) < self.short_chars
+        return refers_back(row.text) or len(row.text) < self.short_chars
 
     def _same_block(self, row: SentenceRow, other: SentenceRow | None) -> SentenceRow | None:
         ok = other is not None and other.block == row.block and other.source_id == row.source_id and other.quotable
@@ -71,8 +78,9 @@ class QuoteSelector:
         after = self._same_block(row, rows[row.id + 1] if row.id + 1 < len(rows) else None)
         if not self._leans_back(row):
             score = scores.get(row.id, 0.0)
+            opens_well = before if before and not refers_back(before.text) else None  # not "He ..." first
             best = max(
-                (n for n in (before, after) if n and scores.get(n.id, -1.0) >= self.neighbour_ratio * score),
+                (n for n in (opens_well, after) if n and scores.get(n.id, -1.0) >= self.neighbour_ratio * score),
                 key=lambda n: scores[n.id],
                 default=None,
             )
@@ -132,8 +140,8 @@ class QuoteSelector:
                     also.setdefault(twin, []).append(cand.row.source_id)
                 continue
             span = listed or self._extend(cand.row, rows, scores)
-            if any(s.id in used for s in span):
-                continue
+            if any(s.id in used for s in span) or (not chosen and refers_back(span[0].text)):
+                continue  # a quote that opens on "He ..." without its referent is never the first thing read
             used.update(s.id for s in span)
             chosen.append(Selection(span, cand, ()))
         return [

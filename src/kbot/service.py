@@ -122,6 +122,8 @@ class KbotService:
         if not base.abstention.should_answer(found):
             return compose.no_answer(text, suggestions(base, encoded.vector), base.notice, signals, help_lines)
         selections = self.selector.select(found.candidates, base.index.sentences, base.index.sentence_vectors)
+        if not selections:  # every candidate leans on a sentence it cannot carry ("He ..."): nothing to quote first
+            return compose.no_answer(text, suggestions(base, encoded.vector), base.notice, signals, help_lines)
         return compose.answered(text, selections, base.index.documents, base.notice, signals, help_lines)
 
 
