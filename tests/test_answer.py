@@ -157,7 +157,8 @@ def test_no_answer_and_declined_offer_questions_the_sources_answer(
     assert reply.quotes == () and reply.sources == () and reply.resources == ()
     assert reply.suggestions == SUGGESTIONS
     lead = "\n" + compose.SUGGESTIONS_LEAD  # said once: the message itself has no lead-in of its own
-    assert reply.text == message + lead + "\n- Is Ketamine Addictive?\n- How is ketamine different from opioids?\n\n" + NOTICE
+    listed = "\n- Is Ketamine Addictive?\n- How is ketamine different from opioids?"
+    assert reply.text == message + lead + listed + "\n\n" + NOTICE
     assert not message.endswith(":") and reply.text.count(compose.SUGGESTIONS_LEAD) == 1
 
 

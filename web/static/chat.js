@@ -423,8 +423,9 @@
         el("button", { type: "button", className: "kbot-context-btn", "aria-expanded": "false", "aria-controls": contextId },
           "Show in context"));
       const context = el("div", { className: "kbot-context", id: contextId, hidden: true });
+      const [words, definitions] = withTerms(String(quote.text || ""), answer.glossary, "kbot-term-" + turnId + "-" + i);
       const figure = el("figure", { className: "kbot-quote" },
-        el("blockquote", { className: "kbot-blockquote" }, el("p", {}, String(quote.text || ""))), caption, context);
+        el("blockquote", { className: "kbot-blockquote" }, words), ...definitions, caption, context);
       figure.querySelector(".kbot-context-btn").addEventListener("click", function (event) {
         toggleContext(event.currentTarget, context, quote);
       });
@@ -437,6 +438,44 @@
       })));
     }
     questionChips(article, answer.follow_ups, "You could also ask:", "kbot-follow-" + turnId);
+  }
+
+  /* The quote's text with each glossary term (defined elsewhere in the articles) as a button that shows, below the
+   * quote, the sentence that defines it: a disclosure in the flow, so it never covers the quote or anything else. */
+  function withTerms(text, glossary, idPrefix) {
+    const found = [];
+    (glossary || []).forEach(function (entry, n) {
+      const term = String(entry.term || "");
+      if (!term) return;
+      const stem = term.endsWith("s") && term.length > 5 ? term.slice(0, -1) : term;
+      const match = new RegExp("(^|[^\\w-])(" + stem.replace(/[.*+?^${}()|[\]\\]/g, "\\$&") + "s?)(?![\\w-])", "i").exec(text);
+      if (!match) return;
+      const start = match.index + match[1].length;
+      const end = start + match[2].length;
+      if (found.some(function (f) { return start < f.end && f.start < end; })) return;
+      found.push({ start, end, entry, id: idPrefix + "-" + n });
+    });
+    found.sort(function (a, b) { return a.start - b.start; });
+    const paragraph = el("p", {});
+    const definitions = [];
+    let at = 0;
+    for (const f of found) {
+      const box = el("div", { className: "kbot-definition", id: f.id, hidden: true },
+        el("p", { className: "kbot-definition-label" }, "“" + f.entry.term + "”, as the articles define it:"),
+        el("p", { className: "kbot-definition-text" }, String(f.entry.text || "")));
+      const button = el("button", { type: "button", className: "kbot-term", "aria-expanded": "false", "aria-controls": f.id },
+        text.slice(f.start, f.end));
+      button.addEventListener("click", function () {
+        const open = button.getAttribute("aria-expanded") !== "true";
+        button.setAttribute("aria-expanded", String(open));
+        box.hidden = !open;
+      });
+      paragraph.append(text.slice(at, f.start), button);
+      definitions.push(box);
+      at = f.end;
+    }
+    paragraph.append(text.slice(at));
+    return [paragraph, definitions];
   }
 
   function alsoIn(quote, byId, sourceAnchor) {
