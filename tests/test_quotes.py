@@ -366,3 +366,25 @@ def test_a_list_with_a_withheld_item_is_quoted_only_up_to_it() -> None:
     assert spans(by_lead_in) == [(1, 2)]
     assert "Nausea" not in quote_text(by_lead_in[0], documents)
     assert spans(select_quotable(rows, [(4, 0.9)])) == [(4,)]  # the item after it is quoted alone
+
+
+# ------------------------------------------------------------------------------------------- readability
+
+
+def test_of_two_sentences_that_answer_about_equally_well_the_plainer_comes_first() -> None:
+    dense = (
+        "Ketamine antagonizes N-methyl-D-aspartate receptors, precipitating glutamatergic neurotransmission changes."
+    )
+    plain = "Ketamine is not an opioid, and it works in a different way from the way that opioids work."
+    rows, _ = build([Spec("a", 0, dense), Spec("b", 0, plain)])
+    scored = [(0, 3.50), (1, 3.49)]
+    assert spans(QuoteSelector(readability_weight=0.0).select(candidates(rows, scored), rows, vectors(2))) == [
+        (0,),
+        (1,),
+    ]
+    assert spans(QuoteSelector(readability_weight=0.002).select(candidates(rows, scored), rows, vectors(2))) == [
+        (1,),
+        (0,),
+    ]
+    far = [(0, 3.50), (1, 3.30)]  # not about equally well: the better answer stays first
+    assert spans(QuoteSelector(readability_weight=0.002).select(candidates(rows, far), rows, vectors(2)))[0] == (0,)
