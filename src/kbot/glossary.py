@@ -20,7 +20,7 @@ _DEFINES = [  # matched at the sentence's start
     re.compile(rf"^(?:The |An? )?{_TERM}{_ABBR} (?:is|are|refers to|means) (?:a|an|the|any|one of|what)\b"),
     re.compile(rf"^(?:The |An? )?{_TERM}{_ABBR}, (?:a|an) [a-z]"),
 ]
-_DEFINES_INSIDE = [  # searched anywhere: "..., NMDA receptors, which are part of ...", "a process called X."
+_DEFINES_INSIDE = [  # searched anywhere: "..., insulin receptors, which are part of ...", "a process called X."
     re.compile(r"\b(?P<term>[A-Z][A-Za-z0-9-]*(?: [a-z][a-z-]+)?), which (?:is|are) (?:a|an|part of|the)\b"),
     re.compile(r"\b(?:a|an) \w+ (?:called|known as) (?P<term>[a-z][\w-]+(?: [a-z][\w-]+)?)[.,;]"),
 ]
@@ -152,7 +152,7 @@ def _terms(row: SentenceRow) -> list[str]:
 
 
 def _word(term: str) -> re.Pattern[str]:
-    """The term as a whole word, singular or plural ("NMDA receptors" finds "NMDA receptor" too)."""
+    """The term as a whole word, singular or plural ("beta receptors" finds "beta receptor" too)."""
     stem = term[:-1] if term.endswith("s") and len(term) > MIN_CHARS + 1 else term
     return re.compile(rf"(?<![\w-]){re.escape(stem)}s?(?![\w-])", re.IGNORECASE)
 

@@ -19,7 +19,7 @@ from kbot.phrasing import lower_words, sentence_case
 
 FOLLOW_UPS = 3
 SAME_QUESTION = 0.9  # a heading this close to the question asks it again: not a follow-up
-DISTINCT = 0.8  # two follow-ups this close ask the same thing twice ("Is it an opioid?", "Is it an opiate?")
+DISTINCT = 0.8  # two follow-ups this close ask the same thing twice ("Is it a steroid?", "Is it a corticosteroid?")
 
 
 def _key(text: str) -> str:

@@ -20,7 +20,7 @@ def is_title_case(text: str) -> bool:
 
 
 def sentence_case(text: str, lower: frozenset[str]) -> str:
-    """A Title Case heading ("Is Ketamine Addictive?") in sentence case ("Is ketamine addictive?"): each word after
+    """A Title Case heading ("Is Asthma Serious?") in sentence case ("Is asthma serious?"): each word after
     the first is lowered when the articles write it in lower case elsewhere; names and acronyms stay as written."""
     if not is_title_case(text):
         return text
