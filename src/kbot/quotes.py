@@ -19,7 +19,7 @@ from kbot.readability import fk_grade
 from kbot.retrieval import Candidate
 
 # A sentence that leans on the one before it: "However, ...", "This ...", "It ...", "He ..." (whose referent, a
-# person or a thing, is named in the sentence before). Such a sentence is quoted with the one before it, or never first.
+# person or a thing, is named in the sentence before). Such a sentence is quoted with the one before it when it can.
 _LEANS_BACK = re.compile(
     r"^[\"“‘']?(however|but|this|these|that|those|it|its|they|their|them|he|she|his|her|him|instead|therefore|thus|"
     r"also|additionally|moreover|furthermore|in turn|in other words|here|there|such|meanwhile|conversely|yes|no|"
@@ -28,9 +28,19 @@ _LEANS_BACK = re.compile(
 )
 
 
+# Of those, the openings that name nobody the reader has met: alone, such a sentence never opens a reply.
+# (A connective alone, "However, X is not Y.", still says what it says; measured on eval/calibration.jsonl.)
+_NO_REFERENT = re.compile(r"^[\"“‘']?(he|she|his|her|him|they|their|them)\b", re.IGNORECASE)
+
+
 def refers_back(text: str) -> bool:
     """Whether a sentence opens with a pronoun or connective whose referent is in the sentence before it."""
     return bool(_LEANS_BACK.match(text.lstrip()))
+
+
+def names_nobody(text: str) -> bool:
+    """Whether a sentence opens with a pronoun for someone only the sentence before it names ("He is not ...")."""
+    return bool(_NO_REFERENT.match(text.lstrip()))
 
 
 def _leads_in(row: SentenceRow) -> bool:
@@ -64,8 +74,8 @@ class QuoteSelector:
     list_max_chars: int = 400  # a list's lead-in ("...such as:") with all its items, if they fit, is one quote
     # Readability as a tie-breaker: each school grade above plain_grade costs this much score, so that of two
     # sentences that answer about equally well the plainer comes first (chosen on eval/calibration.jsonl).
-    # 0.002: on eval/calibration.jsonl's 184 graded questions, support@1 0.565 as without it (0.005 and more lose
-    # support@1), support@3 0.690 -> 0.685, the first quote's mean grade 15.9 -> 15.7.
+    # 0.002: on eval/calibration.jsonl's 184 graded questions (abstentions counted as misses), support@1 0.647 ->
+    # 0.652, support@3 0.761 -> 0.755, the first quote's mean grade 15.8 -> 15.5; 0.005 and more lose support@1.
     readability_weight: float = 0.002
     plain_grade: float = 8.0
 
@@ -94,7 +104,7 @@ class QuoteSelector:
         after = self._same_block(row, rows[row.id + 1] if row.id + 1 < len(rows) else None)
         if not self._leans_back(row):
             score = scores.get(row.id, 0.0)
-            opens_well = before if before and not refers_back(before.text) else None  # not "He ..." first
+            opens_well = before if before and not names_nobody(before.text) else None  # not "He ..." first
             best = max(
                 (n for n in (opens_well, after) if n and scores.get(n.id, -1.0) >= self.neighbour_ratio * score),
                 key=lambda n: scores[n.id],
@@ -158,7 +168,7 @@ class QuoteSelector:
                     also.setdefault(twin, []).append(cand.row.source_id)
                 continue
             span = listed or self._extend(cand.row, rows, scores)
-            if any(s.id in used for s in span) or (not chosen and refers_back(span[0].text)):
+            if any(s.id in used for s in span) or (not chosen and names_nobody(span[0].text)):
                 continue  # a quote that opens on "He ..." without its referent is never the first thing read
             used.update(s.id for s in span)
             chosen.append(Selection(span, cand, ()))
