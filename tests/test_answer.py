@@ -156,7 +156,15 @@ def test_no_answer_and_declined_offer_questions_the_sources_answer(
     assert reply.message == message
     assert reply.quotes == () and reply.sources == () and reply.resources == ()
     assert reply.suggestions == SUGGESTIONS
-    assert reply.text == message + "\n- Is Ketamine Addictive?\n- How is ketamine different from opioids?\n\n" + NOTICE
+    lead = "\n" + compose.SUGGESTIONS_LEAD  # said once: the message itself has no lead-in of its own
+    listed = "\n- Is Ketamine Addictive?\n- How is ketamine different from opioids?"
+    assert reply.text == message + lead + listed + "\n\n" + NOTICE
+    assert not message.endswith(":") and reply.text.count(compose.SUGGESTIONS_LEAD) == 1
+
+
+def test_a_reply_without_suggestions_has_no_lead_in() -> None:
+    reply = compose.no_answer("zzz", [], NOTICE)
+    assert compose.SUGGESTIONS_LEAD not in reply.text and reply.text == compose.NO_ANSWER_MESSAGE + "\n\n" + NOTICE
 
 
 def test_declined_records_the_rule_that_fired() -> None:
@@ -186,6 +194,9 @@ def test_to_dict_carries_the_contract(answered: Answer) -> None:
         "sources",
         "suggestions",
         "resources",
+        "follow_ups",
+        "glossary",
+        "contact",
         "notice",
         "text",
     }

@@ -176,7 +176,8 @@ def test_plain_text_lists_the_help_lines_first_and_the_notice_last() -> None:
 
 def test_a_no_answer_reply_lists_the_help_lines_first() -> None:
     reply = compose.no_answer(NOT_BREATHING, ["What is naloxone?"], NOTICE, resources=HELP)
-    assert reply.text.split("\n\n") == [HELP_BLOCK, compose.NO_ANSWER_MESSAGE + "\n- What is naloxone?", NOTICE]
+    suggested = compose.NO_ANSWER_MESSAGE + "\n" + compose.SUGGESTIONS_LEAD + "\n- What is naloxone?"
+    assert reply.text.split("\n\n") == [HELP_BLOCK, suggested, NOTICE]
     assert reply.resources == HELP and reply.status is Status.NO_ANSWER
 
 

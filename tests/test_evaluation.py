@@ -365,3 +365,14 @@ def test_markdown_says_when_every_threshold_is_met(tmp_path: Path) -> None:
     report = Report.build(kbot, [], {"crisis_recall": 1.0}, RULE, tmp_path)
     assert "All thresholds of the gold set's config are met." in report.markdown()
     assert "## Wrong status\n\nNone." in report.markdown()
+
+
+def test_report_gives_the_starters_reading_grade_before_and_after(tmp_path: Path) -> None:
+    kbot, baseline = _report_outcomes()
+    grades = {"before": 14.5, "after": 13.8, "weight": 0.002}
+    report = Report.build(kbot, baseline, {}, RULE, tmp_path, None, None, grades)
+    text = report.markdown()
+    assert "## Readability of the starter questions' answers" in text and "| 14.5 | 13.8 |" in text
+    write_report(report, tmp_path / "out")
+    assert json.loads((tmp_path / "out" / "report.json").read_text(encoding="utf-8"))["readability"] == grades
+    assert "Readability" not in Report.build(kbot, baseline, {}, RULE, tmp_path).markdown()

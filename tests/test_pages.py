@@ -105,7 +105,9 @@ def test_chat_page_lists_every_source_and_the_notice(client: TestClient, fake_se
     assert fake_service.settings.notice in response.text
     assert page.chat()["data-mode"] == "page"
     assert page.starters() == list(DEFAULT_STARTERS)
-    assert page.find("input", id="kbot-input")[0]["maxlength"] == str(fake_service.settings.max_question_chars)
+    box = page.find("textarea", id="kbot-input")[0]  # a growing textarea that counts down, never cuts silently
+    assert box["data-max-chars"] == str(fake_service.settings.max_question_chars) and "maxlength" not in box
+    assert response.text.count(fake_service.settings.notice) == 1, "the notice once per view: the chat's footer"
     assert page.find("label", **{"for": "kbot-input"})
 
 

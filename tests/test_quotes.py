@@ -114,6 +114,8 @@ def test_sentences_below_the_duplicate_cosine_are_both_quoted() -> None:
         "However, it does not bind to opioid receptors the way opioids do at usual doses.",
         "This means that ketamine is not classified as an opioid by the DEA or by the FDA.",
         "It is, in fact, a dissociative anesthetic that operates distinctly from opioids.",
+        "He is not convinced that the effect on the opioid system is the key to how it treats depression.",
+        "“They found no sign of the same addiction potential as opioids in the small trial,” said the authors.",
     ],
 )
 def test_a_sentence_that_leans_back_takes_the_one_before_it(opening: str) -> None:
@@ -121,6 +123,27 @@ def test_a_sentence_that_leans_back_takes_the_one_before_it(opening: str) -> Non
     (chosen,) = QuoteSelector().select(candidates(rows, [(1, 0.9)]), rows, vectors(3))
     assert spans([chosen]) == [(0, 1)]
     assert quote_text(chosen, documents) == f"{LONG} {opening}"
+
+
+def test_a_pronoun_led_sentence_that_cannot_carry_its_referent_is_not_quoted_first() -> None:
+    he = "He is not convinced that the effect on the opioid system is the key to how it treats depression."
+    rows, documents = build([Spec("a", 0, "Professor Duman studies depression."), Spec("a", 1, he), Spec("b", 0, LONG)])
+    chosen = QuoteSelector().select(candidates(rows, [(1, 0.9), (2, 0.85)]), rows, vectors(3))
+    assert spans(chosen) == [(2,)], "the referent is in another block: the other answer opens the reply"
+    assert quote_text(chosen[0], documents) == LONG
+
+
+def test_only_pronoun_led_candidates_give_no_quote_at_all() -> None:
+    rows, _ = build([Spec("a", 0, "They said it could not be the whole story, and that the trial was small.")])
+    assert QuoteSelector().select(candidates(rows, [(0, 0.9)]), rows, vectors(1)) == []
+
+
+def test_a_sentence_never_takes_a_pronoun_led_neighbour_in_front_of_it() -> None:
+    he = "He is not convinced that the effect on the opioid system is the key to how it treats depression."
+    rows, documents = build([Spec("a", 0, he), Spec("a", 0, LONG), Spec("a", 0, LONG + " After.")])
+    (chosen,) = QuoteSelector(max_quotes=1).select(candidates(rows, [(1, 0.9), (0, 0.89)]), rows, vectors(3))
+    assert not quote_text(chosen, documents).startswith("He ")
+    assert spans([chosen]) == [(1,)]
 
 
 def test_a_short_first_sentence_takes_the_one_after_it() -> None:
@@ -160,7 +183,7 @@ def test_a_short_sentence_after_another_takes_the_one_before_it() -> None:
 def test_extension_never_crosses_a_block_or_a_source(specs: list[Spec]) -> None:
     rows, _ = build(specs)
     (chosen,) = QuoteSelector().select(candidates(rows, [(1, 0.9)]), rows, vectors(3))
-    assert spans([chosen]) == [(1,)]
+    assert spans([chosen]) == [(1,)]  # a connective alone ("However, X is ...") still says what it says
 
 
 def test_extension_stops_at_max_chars() -> None:
@@ -339,3 +362,25 @@ def test_a_list_with_a_withheld_item_is_quoted_only_up_to_it() -> None:
     assert spans(by_lead_in) == [(1, 2)]
     assert "Nausea" not in quote_text(by_lead_in[0], documents)
     assert spans(select_quotable(rows, [(4, 0.9)])) == [(4,)]  # the item after it is quoted alone
+
+
+# ------------------------------------------------------------------------------------------- readability
+
+
+def test_of_two_sentences_that_answer_about_equally_well_the_plainer_comes_first() -> None:
+    dense = (
+        "Ketamine antagonizes N-methyl-D-aspartate receptors, precipitating glutamatergic neurotransmission changes."
+    )
+    plain = "Ketamine is not an opioid, and it works in a different way from the way that opioids work."
+    rows, _ = build([Spec("a", 0, dense), Spec("b", 0, plain)])
+    scored = [(0, 3.50), (1, 3.49)]
+    assert spans(QuoteSelector(readability_weight=0.0).select(candidates(rows, scored), rows, vectors(2))) == [
+        (0,),
+        (1,),
+    ]
+    assert spans(QuoteSelector(readability_weight=0.002).select(candidates(rows, scored), rows, vectors(2))) == [
+        (1,),
+        (0,),
+    ]
+    far = [(0, 3.50), (1, 3.30)]  # not about equally well: the better answer stays first
+    assert spans(QuoteSelector(readability_weight=0.002).select(candidates(rows, far), rows, vectors(2)))[0] == (0,)

@@ -190,7 +190,8 @@ def test_a_declined_reply_quotes_nothing_and_suggests_questions(real_service: Kb
     assert answer.suggestions
 
 
-@pytest.mark.parametrize("question", ["what are your parking fees", "asdfgh qwerty"])
+# (a question about the clinic itself, "what are your parking fees", gets its contact instead: test_guidance.py)
+@pytest.mark.parametrize("question", ["how do volcanoes erupt under the sea", "asdfgh qwerty"])
 def test_an_out_of_scope_question_gets_no_answer_and_suggestions_from_the_sources(
     real_service: KbotService, question: str
 ) -> None:
@@ -199,8 +200,8 @@ def test_an_out_of_scope_question_gets_no_answer_and_suggestions_from_the_source
     assert answer.quotes == ()
     assert answer.suggestions
     corpus = "\n".join(raw_text(m.file) for m in load_catalog(SEEDS))
-    for suggestion in answer.suggestions:
-        assert suggestion in corpus
+    for suggestion in answer.suggestions:  # an article's question, in sentence case ("Is It Safe?" -> "Is it safe?")
+        assert suggestion.lower() in corpus.lower()
         assert f"- {suggestion}" in answer.text
 
 

@@ -6,19 +6,18 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from kbot.domain import Answer, Document, Quote, Resource, SourceRef, Status
+from kbot.domain import Answer, ClinicContact, Document, Quote, Resource, SourceRef, Status
+from kbot.logistics import contact_message
 from kbot.quotes import Selection, quote_text
 from kbot.retrieval import Retrieval
 
-NO_ANSWER_MESSAGE = (
-    "I could not find an answer to that in the articles I quote from, so I would rather not guess. "
-    "Here are some questions these articles do answer:"
-)
+NO_ANSWER_MESSAGE = "I could not find an answer to that in the articles I quote from, so I would rather not guess."
 DECLINED_MESSAGE = (
     "I can't advise on your own treatment, such as doses, starting, stopping or combining medicines, or what is safe "
     "for you. Your clinician can, because they know your health and history. "
-    "I can share what the articles say about general questions, such as:"
+    "I can share what the articles say about general questions."
 )
+SUGGESTIONS_LEAD = "Questions these articles answer:"  # said once, before the suggestions (the chat page says it too)
 CRISIS_MESSAGE = (
     "It sounds like you or someone with you may be in danger. Please get help right now. "
     "You don't have to go through this alone."
@@ -57,6 +56,10 @@ def evidence(retrieval: Retrieval) -> dict[str, float]:
 
 def _render(lines: Sequence[str], notice: str) -> str:
     return "\n\n".join([*lines, notice])
+
+
+def _with_suggestions(message: str, suggestions: Sequence[str]) -> str:
+    return message + (f"\n{SUGGESTIONS_LEAD}" + "".join(f"\n- {s}" for s in suggestions) if suggestions else "")
 
 
 def _help_block(resources: Sequence[Resource]) -> list[str]:
@@ -135,7 +138,7 @@ def no_answer(
     signals: dict[str, float] | None = None,
     resources: Sequence[Resource] = (),
 ) -> Answer:
-    lines = [*_help_block(resources), NO_ANSWER_MESSAGE + "".join(f"\n- {s}" for s in suggestions)]
+    lines = [*_help_block(resources), _with_suggestions(NO_ANSWER_MESSAGE, suggestions)]
     return Answer(
         Status.NO_ANSWER,
         question,
@@ -151,7 +154,7 @@ def no_answer(
 
 
 def declined(question: str, suggestions: Sequence[str], notice: str, rule: str = "") -> Answer:
-    lines = [DECLINED_MESSAGE + "".join(f"\n- {s}" for s in suggestions)]
+    lines = [_with_suggestions(DECLINED_MESSAGE, suggestions)]
     return Answer(
         Status.DECLINED,
         question,
@@ -169,4 +172,20 @@ def crisis(question: str, resources: Sequence[Resource], notice: str) -> Answer:
     lines = [r.action for r in resources] + [CRISIS_MESSAGE]
     return Answer(
         Status.CRISIS, question, (), (), notice, _render(lines, notice), CRISIS_MESSAGE, resources=tuple(resources)
+    )
+
+
+def clinic_contact(question: str, contact: ClinicContact, notice: str) -> Answer:
+    """A question about the clinic itself (hours, appointments, prices): its contact, not pharmacology suggestions."""
+    message = contact_message(contact)
+    return Answer(
+        Status.NO_ANSWER,
+        question,
+        (),
+        (),
+        notice,
+        _render([message], notice),
+        message,
+        contact=contact if contact.url or contact.phone or contact.text else None,
+        evidence={"logistics": 1.0},
     )

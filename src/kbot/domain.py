@@ -171,6 +171,33 @@ class Resource:
 
 
 @dataclass(frozen=True)
+class ClinicContact:
+    """Where a patient reaches the clinic itself (a knowledge base's [contact]): for appointments, hours, prices."""
+
+    url: str = ""
+    phone: str = ""
+    text: str = ""
+
+    def to_dict(self) -> dict[str, str]:
+        return {"url": self.url, "phone": self.phone, "text": self.text}
+
+
+@dataclass(frozen=True)
+class GlossaryEntry:
+    """A term a quote uses that its knowledge base defines elsewhere, with the defining sentence: an exact span of
+    its source (``source.text[start:end] == text``)."""
+
+    term: str
+    text: str
+    source_id: str
+    start: int
+    end: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"term": self.term, "text": self.text, "source_id": self.source_id, "start": self.start, "end": self.end}
+
+
+@dataclass(frozen=True)
 class Answer:
     status: Status
     question: str
@@ -182,6 +209,9 @@ class Answer:
     suggestions: tuple[str, ...] = ()
     resources: tuple[Resource, ...] = ()
     evidence: dict[str, float] = field(default_factory=dict)  # the signals behind the status, for eval and debugging
+    follow_ups: tuple[str, ...] = ()  # after an answer: questions the articles answer, near its topic
+    glossary: tuple[GlossaryEntry, ...] = ()  # terms the quotes use that the knowledge base defines elsewhere
+    contact: ClinicContact | None = None  # a question about the clinic itself: its contact
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -192,6 +222,9 @@ class Answer:
             "sources": [s.to_dict() for s in self.sources],
             "suggestions": list(self.suggestions),
             "resources": [r.to_dict() for r in self.resources],
+            "follow_ups": list(self.follow_ups),
+            "glossary": [g.to_dict() for g in self.glossary],
+            "contact": self.contact.to_dict() if self.contact else None,
             "notice": self.notice,
             "text": self.text,
         }

@@ -10,7 +10,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-import numpy as np
 from threadpoolctl import threadpool_limits
 
 from kbot import answer as compose
@@ -19,6 +18,7 @@ from kbot.config import Settings
 from kbot.domain import Answer, Resource
 from kbot.embedding import Embedder, Encoded, load_embedder
 from kbot.errors import IndexMissing, InvalidQuestion
+from kbot.guidance import contact_of, follow_ups, glossary_of, on_logistics, suggestions
 from kbot.index import build_index, current_build, kb_index_dir
 from kbot.knowledge_base import DEFAULT_KB, KnowledgeBase, as_resources, configured
 from kbot.quotes import QuoteSelector
@@ -97,6 +97,8 @@ class KbotService:
         for base, text, verdict, query, enc in zip(bases, texts, verdicts, queries, encoded, strict=True):
             if verdict.kind == "crisis":
                 answers.append(compose.crisis(text, base.help_lines(verdict), base.notice))
+            elif on_logistics(text):  # the clinic's hours, appointments, prices: its contact, not articles
+                answers.append(compose.clinic_contact(text, contact_of(base), base.notice))
             elif verdict.kind == "advice":
                 answers.append(compose.declined(text, suggestions(base, enc.vector), base.notice, verdict.rule))
             else:  # an answer about an emergency carries the help lines too: its reader may be facing one
@@ -122,7 +124,14 @@ class KbotService:
         if not base.abstention.should_answer(found):
             return compose.no_answer(text, suggestions(base, encoded.vector), base.notice, signals, help_lines)
         selections = self.selector.select(found.candidates, base.index.sentences, base.index.sentence_vectors)
-        return compose.answered(text, selections, base.index.documents, base.notice, signals, help_lines)
+        if not selections:  # every candidate leans on a sentence it cannot carry ("He ..."): nothing to quote first
+            return compose.no_answer(text, suggestions(base, encoded.vector), base.notice, signals, help_lines)
+        reply = compose.answered(text, selections, base.index.documents, base.notice, signals, help_lines)
+        return dataclasses.replace(
+            reply,
+            follow_ups=follow_ups(base, encoded.vector, reply),
+            glossary=glossary_of(base).for_quotes(reply.quotes),
+        )
 
 
 @lru_cache(maxsize=1)
@@ -140,25 +149,6 @@ def fallback_crisis(question: str, settings: Settings) -> Answer | None:
         return None
     lines = order_help_lines(settings.help_lines, verdict)
     return compose.crisis(text, as_resources(lines), settings.notice)
-
-
-def suggestions(base: KnowledgeBase, vector: np.ndarray, count: int = 3) -> list[str]:
-    """Questions the knowledge base answers (its FAQ questions and question headings), closest to the question first."""
-    rows = [r for r in base.index.sentences if r.is_question]
-    if not rows:
-        return []
-    vectors = np.asarray(base.index.sentence_vectors)[[r.id for r in rows]]
-    order = np.argsort(-(vectors @ np.asarray(vector, dtype=np.float32)))
-    picked: list[str] = []
-    seen: set[str] = set()
-    for i in order:
-        key = " ".join(rows[i].text.lower().split()).rstrip("?")
-        if key not in seen:
-            seen.add(key)
-            picked.append(rows[i].text.strip())
-        if len(picked) == count:
-            break
-    return picked
 
 
 def ensure_indexes(settings: Settings, embedder: Embedder | None = None) -> list[str]:

@@ -7,6 +7,9 @@
  * Fail-safe rule: when the API fails (down, unreachable, 5xx, 429, any error), the reply shows the help lines
  * (data-help-lines, put in the page by kbot's server) before the error text. In panel mode, a script error before the
  * panel is ready is reported to the widget ("error"), which then shows its own help lines instead of the panel.
+ * Memory rule: the conversation (questions and the answers as the API sent them) is kept in this tab's
+ * sessionStorage only, so it survives a reload and a move to another page of the same site; "Clear conversation"
+ * and closing the tab forget it. Nothing of it is sent anywhere.
  */
 (function () {
   "use strict";
@@ -28,8 +31,16 @@
   const starters = root.querySelector(".kbot-starters");
   const messages = root.querySelector(".kbot-messages");
   const announcer = root.querySelector(".kbot-announcer");
+  const urgentAnnouncer = root.querySelector(".kbot-announcer-urgent");
   const form = root.querySelector(".kbot-form");
   const input = root.querySelector(".kbot-input");
+  const counter = root.querySelector(".kbot-counter");
+  const clearButton = root.querySelector(".kbot-clear");
+  const maxChars = Number(input.dataset.maxChars) || 1000;
+  const STORAGE_KEY = "kbot-conversation:" + (kb || "default");
+  const MAX_KEPT_TURNS = 30;
+  let conversation = loadHistory(); // [{question, answer}], as kept in sessionStorage
+  let modal = false; // the widget's panel is full screen (a phone): Tab stays inside it
   const reduceMotion = window.matchMedia("(prefers-reduced-motion: reduce)");
   const documents = new Map(); // source id -> Promise of GET /v1/sources/{id}
   let turns = 0;
@@ -92,10 +103,13 @@
     return new Intl.DateTimeFormat("en", { dateStyle: "long", timeZone: "UTC" }).format(date);
   }
 
-  function announce(text) {
-    announcer.textContent = "";
+  /* Polite for answers; assertive (interrupting) for a crisis reply's help lines. */
+  function announce(text, urgent) {
+    const region = urgent ? urgentAnnouncer : announcer;
+    (urgent ? announcer : urgentAnnouncer).textContent = "";
+    region.textContent = "";
     window.setTimeout(function () {
-      announcer.textContent = text;
+      region.textContent = text;
     }, 50);
   }
 
@@ -191,12 +205,23 @@
   function ask(text) {
     const question = String(text || "").trim();
     if (!question || busy) return;
+    if (question.length > maxChars) {
+      input.value = question;
+      updateCounter();
+      announce(counter.textContent);
+      return;
+    }
+    send(question, addTurn(question));
+  }
+
+  function addTurn(question) {
     starters.hidden = true;
+    clearButton.hidden = false;
     turns += 1;
     const turn = el("li", { className: "kbot-turn", "data-turn": turns },
       el("p", { className: "kbot-question" }, el("span", { className: "visually-hidden" }, "You asked: "), question));
     messages.append(turn);
-    send(question, turn);
+    return turn;
   }
 
   async function send(question, turn) {
@@ -212,7 +237,8 @@
       const answer = await postQuestion(question);
       typing.remove();
       turn.append(renderReply(answer, Number(turn.dataset.turn)));
-      announce(spoken(answer));
+      remember(question, answer);
+      announce(spoken(answer), answer.status === "crisis");
     } catch (error) {
       typing.remove();
       turn.append(renderError(error, question, turn));
@@ -225,14 +251,79 @@
     }
   }
 
+  /* What a screen reader hears: the answer's own words (the quotes, or kbot's message), not the sources and the
+   * notice every time; for a crisis, the help lines first. */
   function spoken(answer) {
-    const lead = {
-      answered: "kbot answered with quotes.",
-      crisis: "Help is available right now.",
-      no_answer: "kbot has no quote for that.",
-      declined: "kbot can't answer that.",
-    }[answer.status] || "kbot replied.";
-    return lead + " " + String(answer.text || answer.message || "");
+    if (answer.status === "crisis") {
+      const actions = (answer.resources || []).map(function (r) { return String(r.action || r.name || ""); });
+      return "Help is available right now. " + actions.join(". ") + ". " + String(answer.message || "");
+    }
+    if (answer.status === "answered") {
+      const quotes = (answer.quotes || []).map(function (q) { return String(q.text || ""); });
+      return "kbot answered with " + (quotes.length === 1 ? "a quote" : quotes.length + " quotes") + ". " + quotes.join(" ");
+    }
+    return String(answer.message || "kbot has no quote for that.");
+  }
+
+  /* ---- the conversation kept for this browser tab --------------------------------------------------------- */
+
+  function loadHistory() {
+    try {
+      const kept = JSON.parse(window.sessionStorage.getItem(STORAGE_KEY) || "[]");
+      return Array.isArray(kept) ? kept.filter(function (t) { return t && typeof t.question === "string" && t.answer; }) : [];
+    } catch (_) {
+      return []; // storage blocked or damaged: start afresh
+    }
+  }
+
+  function saveHistory() {
+    try {
+      if (conversation.length) window.sessionStorage.setItem(STORAGE_KEY, JSON.stringify(conversation));
+      else window.sessionStorage.removeItem(STORAGE_KEY);
+    } catch (_) {
+      // storage full or blocked: the conversation simply is not kept
+    }
+  }
+
+  function remember(question, answer) {
+    conversation = conversation.concat([{ question, answer }]).slice(-MAX_KEPT_TURNS);
+    saveHistory();
+  }
+
+  function restore() {
+    for (const kept of conversation) {
+      const turn = addTurn(kept.question);
+      turn.append(renderReply(kept.answer, Number(turn.dataset.turn)));
+    }
+    if (conversation.length) log.scrollTop = log.scrollHeight;
+  }
+
+  function clearConversation() {
+    conversation = [];
+    saveHistory();
+    messages.replaceChildren();
+    starters.hidden = false;
+    clearButton.hidden = true;
+    input.focus();
+    announce("Conversation cleared.");
+  }
+
+  /* ---- the question box: grows with its text, counts down near the limit ------------------------------- */
+
+  function updateCounter() {
+    const left = maxChars - input.value.length;
+    const near = left <= Math.max(50, Math.round(maxChars * 0.2));
+    counter.textContent = !near ? "" : left >= 0
+      ? left + (left === 1 ? " character" : " characters") + " left"
+      : -left + (left === -1 ? " character" : " characters") + " too many: please shorten your question";
+    counter.classList.toggle("kbot-counter--over", left < 0);
+    input.setAttribute("aria-invalid", left < 0 ? "true" : "false");
+  }
+
+  function grow() {
+    input.style.height = "auto";
+    input.style.height = Math.min(input.scrollHeight + 2, 160) + "px";
+    updateCounter();
   }
 
   /* ---- rendering replies ---------------------------------------------------------------------------------- */
@@ -288,15 +379,32 @@
     const fallback = "I couldn't find that in the articles I quote from.";
     if (answer.status === "no_answer") renderHelpBox(article, answer, turnId); // a declined reply stays as it is
     article.append(el("p", { className: "kbot-message" }, String(answer.message || fallback)));
-    const suggestions = (answer.suggestions || []).map(String).filter(Boolean);
-    if (suggestions.length) {
-      const labelId = "kbot-suggest-" + turnId;
-      article.append(el("p", { className: "kbot-suggest-label", id: labelId }, "Questions I can answer:"));
-      article.append(el("ul", { className: "kbot-chips", "aria-labelledby": labelId },
-        ...suggestions.map(function (q) {
-          return el("li", {}, el("button", { type: "button", className: "kbot-chip", "data-question": q }, q));
-        })));
-    }
+    if (answer.contact) article.append(renderContact(answer.contact));
+    questionChips(article, answer.suggestions, "Questions these articles answer:", "kbot-suggest-" + turnId);
+  }
+
+  /* Questions the articles answer, as buttons that ask them: after a no-answer, and as follow-ups after an answer. */
+  function questionChips(article, questions, label, labelId) {
+    const list = (questions || []).map(String).filter(Boolean);
+    if (!list.length) return;
+    article.append(el("p", { className: "kbot-suggest-label", id: labelId }, label));
+    article.append(el("ul", { className: "kbot-chips", "aria-labelledby": labelId },
+      ...list.map(function (q) {
+        return el("li", {}, el("button", { type: "button", className: "kbot-chip", "data-question": q }, q));
+      })));
+  }
+
+  /* The clinic's own contact (its knowledge base's kb.toml), for questions about appointments, hours and prices. */
+  function renderContact(contact) {
+    const phone = String(contact.phone || "");
+    const digits = phone.replace(/[^0-9+]/g, "");
+    const url = safeHttpUrl(contact.url);
+    const links = el("p", { className: "kbot-contact-links" },
+      digits ? el("a", { className: "kbot-contact-link", href: "tel:" + digits }, "Call " + phone) : null,
+      url ? el("a", { className: "kbot-contact-link", href: url, target: "_blank", rel: "noopener noreferrer" },
+        "Contact the clinic", el("span", { className: "visually-hidden" }, " (opens in a new tab)")) : null);
+    return el("div", { className: "kbot-contact" },
+      contact.text ? el("p", {}, String(contact.text)) : null, links.childNodes.length ? links : null);
   }
 
   function renderAnswered(article, answer, turnId) {
@@ -315,18 +423,59 @@
         el("button", { type: "button", className: "kbot-context-btn", "aria-expanded": "false", "aria-controls": contextId },
           "Show in context"));
       const context = el("div", { className: "kbot-context", id: contextId, hidden: true });
+      const [words, definitions] = withTerms(String(quote.text || ""), answer.glossary, "kbot-term-" + turnId + "-" + i);
       const figure = el("figure", { className: "kbot-quote" },
-        el("blockquote", { className: "kbot-blockquote" }, el("p", {}, String(quote.text || ""))), caption, context);
+        el("blockquote", { className: "kbot-blockquote" }, words), ...definitions, caption, context);
       figure.querySelector(".kbot-context-btn").addEventListener("click", function (event) {
         toggleContext(event.currentTarget, context, quote);
       });
       article.append(figure);
     });
-    if (!sources.length) return;
-    article.append(heading(2, "Sources", "kbot-sources-title"));
-    article.append(el("ol", { className: "kbot-sources" }, ...sources.map(function (s) {
-      return renderSource(s, sourceAnchor(s.citation));
-    })));
+    if (sources.length) {
+      article.append(heading(2, "Sources", "kbot-sources-title"));
+      article.append(el("ol", { className: "kbot-sources" }, ...sources.map(function (s) {
+        return renderSource(s, sourceAnchor(s.citation));
+      })));
+    }
+    questionChips(article, answer.follow_ups, "You could also ask:", "kbot-follow-" + turnId);
+  }
+
+  /* The quote's text with each glossary term (defined elsewhere in the articles) as a button that shows, below the
+   * quote, the sentence that defines it: a disclosure in the flow, so it never covers the quote or anything else. */
+  function withTerms(text, glossary, idPrefix) {
+    const found = [];
+    (glossary || []).forEach(function (entry, n) {
+      const term = String(entry.term || "");
+      if (!term) return;
+      const stem = term.endsWith("s") && term.length > 5 ? term.slice(0, -1) : term;
+      const match = new RegExp("(^|[^\\w-])(" + stem.replace(/[.*+?^${}()|[\]\\]/g, "\\$&") + "s?)(?![\\w-])", "i").exec(text);
+      if (!match) return;
+      const start = match.index + match[1].length;
+      const end = start + match[2].length;
+      if (found.some(function (f) { return start < f.end && f.start < end; })) return;
+      found.push({ start, end, entry, id: idPrefix + "-" + n });
+    });
+    found.sort(function (a, b) { return a.start - b.start; });
+    const paragraph = el("p", {});
+    const definitions = [];
+    let at = 0;
+    for (const f of found) {
+      const box = el("div", { className: "kbot-definition", id: f.id, hidden: true },
+        el("p", { className: "kbot-definition-label" }, "“" + f.entry.term + "”, as the articles define it:"),
+        el("p", { className: "kbot-definition-text" }, String(f.entry.text || "")));
+      const button = el("button", { type: "button", className: "kbot-term", "aria-expanded": "false", "aria-controls": f.id },
+        text.slice(f.start, f.end));
+      button.addEventListener("click", function () {
+        const open = button.getAttribute("aria-expanded") !== "true";
+        button.setAttribute("aria-expanded", String(open));
+        box.hidden = !open;
+      });
+      paragraph.append(text.slice(at, f.start), button);
+      definitions.push(box);
+      at = f.end;
+    }
+    paragraph.append(text.slice(at));
+    return [paragraph, definitions];
   }
 
   function alsoIn(quote, byId, sourceAnchor) {
@@ -422,15 +571,47 @@
     return (actions.length ? "If you need help now: " + actions.join(". ") + ". " : "") + error.message;
   }
 
+  /* A full-screen panel (a phone) is modal: Tab from its last control goes to its first, and back. */
+  function keepFocusInside(event) {
+    const focusable = [...root.querySelectorAll("button, a[href], textarea, [tabindex='0']")].filter(function (e) {
+      return !e.disabled && !e.closest("[hidden]") && e.getClientRects().length > 0;
+    });
+    if (!focusable.length) return;
+    const first = focusable[0];
+    const last = focusable[focusable.length - 1];
+    if (event.shiftKey && (document.activeElement === first || !root.contains(document.activeElement))) {
+      event.preventDefault();
+      last.focus();
+    } else if (!event.shiftKey && (document.activeElement === last || !root.contains(document.activeElement))) {
+      event.preventDefault();
+      first.focus();
+    }
+  }
+
   /* ---- wiring --------------------------------------------------------------------------------------------- */
 
   form.addEventListener("submit", function (event) {
     event.preventDefault();
     if (busy || !input.value.trim()) return;
+    if (input.value.trim().length > maxChars) {
+      updateCounter();
+      announce(counter.textContent);
+      return;
+    }
     const question = input.value;
     input.value = "";
+    grow();
     ask(question);
   });
+
+  input.addEventListener("keydown", function (event) {
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+      event.preventDefault(); // Enter sends; Shift+Enter makes a new line
+      form.requestSubmit();
+    }
+  });
+  input.addEventListener("input", grow);
+  clearButton.addEventListener("click", clearConversation);
 
   root.addEventListener("click", function (event) {
     const chip = event.target.closest(".kbot-chip");
@@ -451,17 +632,27 @@
   });
 
   applyAccent(root.dataset.colour || "");
+  restore();
+  updateCounter();
 
   if (mode === "panel") {
     window.addEventListener("message", function (event) {
       if (!framed || event.origin !== hostOrigin || event.source !== window.parent) return;
       const data = event.data;
-      if (data && data.kbot === 1 && data.type === "open") input.focus();
+      if (!data || data.kbot !== 1) return;
+      if (data.type === "open") {
+        modal = data.modal === true;
+        input.focus();
+      } else if (data.type === "ask" && typeof data.question === "string") {
+        ask(data.question.slice(0, maxChars * 2));
+      }
     });
     document.addEventListener("keydown", function (event) {
       if (event.key === "Escape" && framed) {
         event.preventDefault();
         toHost("close");
+      } else if (event.key === "Tab" && modal) {
+        keepFocusInside(event);
       }
     });
     const close = root.querySelector("[data-kbot-close]");

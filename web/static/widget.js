@@ -16,6 +16,19 @@
  *                                    when written with digits only (spaces, dashes, dots, brackets and a leading +
  *                                    allowed); an invalid or empty list falls back to the default, with a warning
  *   data-kbot-contact="https://clinic.example/contact"   the clinic's contact page (http or https only)
+ *   data-kbot-z-index="2147483647"   the launcher's and panel's stacking order (an integer; default 2147483646, one
+ *                                    below the maximum): raise it over a cookie banner, or lower it under the site's
+ *                                    own dialogs
+ *   data-kbot-offset="96 24"         the launcher's distance in px from the bottom and from the side (one number sets
+ *                                    both; default 20): moves it clear of a banner or a "back to top" button
+ *
+ * Script API, for the clinic's own links and buttons ("Ask our assistant"):
+ *   window.kbot.open()               opens the panel (as the launcher does)
+ *   window.kbot.close()              closes it
+ *   window.kbot.ask("question")      opens the panel and asks the question in it
+ *
+ * On a phone (the panel is full screen) the panel is modal: the page behind it does not scroll, and focus stays
+ * inside the panel until it is closed.
  *
  * This script draws only the launcher button, inside a Shadow DOM so the page's CSS and kbot's never meet. The chat
  * itself is an iframe served from kbot's origin, so scripts on this page (analytics, session replay) cannot read what a
@@ -35,6 +48,8 @@
   window.__kbotWidget = true;
 
   const READY_TIMEOUT_MS = 4000;
+  const OPEN_ICON = "M4 5h16v11H9l-5 4z";
+  const CLOSE_ICON = "M6 6l12 12M18 6L6 18";
   const MAX_HELP_LINES = 6;
   const DEFAULT_HELP_LINES = [
     { name: "988 Suicide & Crisis Lifeline", action: "Call or text 988, any time, day or night", phone: "988", sms: "988" },
@@ -107,6 +122,24 @@
     return "";
   }
 
+  function integerIn(raw, min, max, fallback, name) {
+    if (raw === undefined || raw === "") return fallback;
+    const value = Number(raw);
+    if (Number.isInteger(value) && value >= min && value <= max) return value;
+    warn(name + " must be a whole number from " + min + " to " + max + "; using " + fallback);
+    return fallback;
+  }
+
+  /* "24" (bottom and side) or "96 24" (bottom, then side), in px, 0 to 2000. */
+  function parseOffset(raw) {
+    const match = /^\s*(\d{1,4})(?:px)?(?:\s+(\d{1,4})(?:px)?)?\s*$/.exec(raw || "");
+    if (!match || Number(match[1]) > 2000 || Number(match[2] || 0) > 2000) {
+      if (raw) warn('data-kbot-offset must be one or two numbers of px, "bottom side" (e.g. "96 24"); using 20');
+      return { bottom: 20, side: 20 };
+    }
+    return { bottom: Number(match[1]), side: Number(match[2] === undefined ? match[1] : match[2]) };
+  }
+
   const data = script.dataset;
   const endpoint = (data.kbotEndpoint || script.src.replace(/\/widget\.js(?:[?#].*)?$/, "")).replace(/\/+$/, "");
   let kbotOrigin;
@@ -123,12 +156,15 @@
   const kb = kbName(data.kbotKb);
   const helpLines = parseHelpLines(data.kbotHelpLines);
   const contact = httpUrl(data.kbotContact);
+  const zIndex = integerIn(data.kbotZIndex, 0, 2147483647, 2147483646, "data-kbot-z-index");
+  const offset = parseOffset(data.kbotOffset);
+  const PHONE = window.matchMedia("(max-width: 600px), (max-height: 500px)"); // the panel is full screen
 
   const CSS = `
     :host { all: initial; }
     *, *::before, *::after { box-sizing: border-box; }
     .launcher {
-      position: fixed; bottom: 20px; z-index: 2147483646; display: inline-flex; align-items: center; gap: 8px;
+      position: fixed; bottom: var(--bottom); z-index: var(--z); display: inline-flex; align-items: center; gap: 8px;
       min-height: 48px; max-width: calc(100vw - 40px); padding: 0 20px 0 16px; border: 0; border-radius: 999px;
       background: var(--accent); color: var(--on-accent); box-shadow: 0 4px 14px rgba(0, 0, 0, 0.28);
       font: 600 16px/1.25 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif;
@@ -138,12 +174,12 @@
     .launcher:focus-visible { outline: 3px solid #111; outline-offset: 3px; box-shadow: 0 0 0 6px #fff; }
     .launcher svg, .close svg { flex: none; }
     .panel {
-      position: fixed; bottom: 84px; z-index: 2147483647; width: min(400px, calc(100vw - 40px));
-      height: min(660px, calc(100vh - 104px)); border-radius: 14px; overflow: hidden; background: #fff;
+      position: fixed; bottom: calc(var(--bottom) + 64px); z-index: var(--z-panel); width: min(400px, calc(100vw - 40px));
+      height: min(660px, calc(100vh - var(--bottom) - 84px)); border-radius: 14px; overflow: hidden; background: #fff;
       box-shadow: 0 10px 40px rgba(0, 0, 0, 0.32);
     }
     .panel[hidden] { display: none; }
-    .right { right: 20px; } .left { left: 20px; }
+    .right { right: var(--side); } .left { left: var(--side); }
     iframe { display: block; width: 100%; height: 100%; border: 0; }
     .panel:not([data-state="chat"]) iframe { visibility: hidden; }
     .shell {
@@ -280,10 +316,14 @@
   const accent = colour || "#0b5fad";
   host.style.setProperty("--accent", accent);
   host.style.setProperty("--on-accent", onAccent(accent));
+  host.style.setProperty("--z", String(zIndex));
+  host.style.setProperty("--z-panel", String(Math.min(zIndex + 1, 2147483647)));
+  host.style.setProperty("--bottom", offset.bottom + "px");
+  host.style.setProperty("--side", offset.side + "px");
 
   const launcher = el("button", {
     type: "button", className: "launcher " + position, "aria-expanded": "false", "aria-controls": "kbot-panel",
-  }, svgIcon("M4 5h16v11H9l-5 4z"), el("span", {}, title));
+  }, svgIcon(OPEN_ICON), el("span", {}, title));
 
   const closeButton = el("button", { type: "button", className: "close", "aria-label": "Close chat" },
     svgIcon("M6 6l12 12M18 6L6 18"));
@@ -302,8 +342,19 @@
   let ready = false;
   let timer = 0;
 
-  function post(type) {
-    if (frame && frame.contentWindow && ready) frame.contentWindow.postMessage({ kbot: 1, type }, kbotOrigin);
+  let pendingQuestion = ""; // window.kbot.ask() before the panel is ready
+
+  function post(type, extra) {
+    if (frame && frame.contentWindow && ready) {
+      frame.contentWindow.postMessage(Object.assign({ kbot: 1, type }, extra || {}), kbotOrigin);
+    }
+  }
+
+  function openInFrame() {
+    frame.focus();
+    post("open", { modal: PHONE.matches });
+    if (pendingQuestion) post("ask", { question: pendingQuestion });
+    pendingQuestion = "";
   }
 
   /* (Re)loads the panel, and shows the help lines if it has not said it is ready in time. */
@@ -331,18 +382,16 @@
     window.clearTimeout(timer);
     ready = true;
     panel.dataset.state = "chat";
-    if (!panel.hidden) {
-      frame.focus();
-      post("open");
-    }
+    if (!panel.hidden) openInFrame();
   }
 
   function open() {
+    const wasHidden = panel.hidden;
     panel.hidden = false;
-    launcher.setAttribute("aria-expanded", "true");
+    setLauncher(true);
+    if (wasHidden) holdPage(PHONE.matches);
     if (ready) {
-      frame.focus();
-      post("open");
+      openInFrame();
       return;
     }
     if (!frame || panel.dataset.state === "fallback") loadFrame(); // after a failure: try again, help lines stay
@@ -350,9 +399,48 @@
   }
 
   function close() {
+    if (panel.hidden) return;
     panel.hidden = true;
-    launcher.setAttribute("aria-expanded", "false");
+    setLauncher(false);
+    holdPage(false);
     launcher.focus();
+  }
+
+  /* While the panel is open the launcher is its close control (an X, "Close chat"). */
+  function setLauncher(isOpen) {
+    launcher.setAttribute("aria-expanded", String(isOpen));
+    launcher.replaceChildren(svgIcon(isOpen ? CLOSE_ICON : OPEN_ICON), el("span", {}, isOpen ? "Close chat" : title));
+  }
+
+  /* On a phone the open panel is modal: the page behind neither scrolls nor takes focus (inert) until it closes. */
+  const held = [];
+  function holdPage(hold) {
+    if (hold && !held.length) {
+      held.push([document.documentElement, document.documentElement.style.overflow]);
+      held.push([document.body, document.body.style.overflow]);
+      for (const [node] of held) node.style.overflow = "hidden";
+      for (const child of document.body.children) {
+        if (child !== host && !child.inert) {
+          child.inert = true;
+          held.push([child, null]);
+        }
+      }
+    } else if (!hold) {
+      for (const [node, overflow] of held.splice(0)) {
+        if (overflow === null) node.inert = false;
+        else node.style.overflow = overflow;
+      }
+    }
+  }
+
+  function ask(question) {
+    const text = typeof question === "string" ? question.trim().slice(0, 2000) : "";
+    if (text) pendingQuestion = text;
+    open(); // asks once the panel is ready (now, if it already is)
+  }
+
+  if (!window.kbot) {
+    window.kbot = Object.freeze({ open, close, ask });
   }
 
   launcher.addEventListener("click", function () {

@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import asdict
+from datetime import date
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any
@@ -95,14 +96,26 @@ def help_line_data(lines: list[HelpLine]) -> list[dict[str, str]]:
     return [line.model_dump(include={"name", "action", "phone", "sms"}) for line in lines]
 
 
+def long_date(iso: str) -> str:
+    """ "2024-08-22" as "August 22, 2024", as chat.js shows a source's date (Intl, "en", dateStyle long); any other
+    text as it is."""
+    try:
+        day = date.fromisoformat(iso)
+    except (TypeError, ValueError):
+        return iso
+    return f"{day:%B} {day.day}, {day.year}"
+
+
 @lru_cache(maxsize=8)
 def _templates(web_dir: Path) -> Environment:
-    return Environment(
+    env = Environment(
         loader=FileSystemLoader(web_dir / "templates"),
         autoescape=select_autoescape(default=True, default_for_string=True),
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    env.filters["long_date"] = long_date
+    return env
 
 
 def _render(request: Request, name: str, csp: str, **context: Any) -> HTMLResponse:

@@ -98,6 +98,22 @@ class ResourceOut(BaseModel):
 AnswerStatus = Literal["answered", "no_answer", "crisis", "declined"]
 
 
+class GlossaryEntryOut(BaseModel):
+    term: str = Field(description="A term a quote uses, as the knowledge base writes it")
+    text: str = Field(
+        description="The sentence that defines it elsewhere in the articles: its source's text[start:end]"
+    )
+    source_id: str
+    start: int = Field(ge=0)
+    end: int = Field(ge=0)
+
+
+class ContactOut(BaseModel):
+    url: str = Field(description="The clinic's contact or booking page ('' when none)")
+    phone: str = Field(description="The clinic's phone number ('' when none)")
+    text: str = Field(description="The clinic's own words, e.g. its opening hours ('' when none)")
+
+
 class AnswerOut(BaseModel):
     """The answer object: the same contract as `kbot ask --json`."""
 
@@ -109,6 +125,19 @@ class AnswerOut(BaseModel):
     suggestions: list[str] = Field(description="Questions kbot can answer, for no_answer and declined")
     resources: list[ResourceOut] = Field(
         description="Help lines: first in a crisis reply; beside an answer (or no-answer) about an emergency"
+    )
+    follow_ups: list[str] = Field(
+        default_factory=list,
+        description="For answered: two or three questions the articles answer, near the answer's topic, to ask next",
+    )
+    glossary: list[GlossaryEntryOut] = Field(
+        default_factory=list,
+        description="For answered: terms the quotes use that the articles define elsewhere, each with its definition",
+    )
+    contact: ContactOut | None = Field(
+        None,
+        description="For a question about the clinic itself (opening hours, appointments, prices, insurance, parking): "
+        "the knowledge base's contact, which the message also gives; null otherwise",
     )
     notice: str = Field(description="The clinician notice that ends every reply")
     text: str = Field(description="Plain-text rendering: quotes with [n] markers, the sources, the notice last")
@@ -216,6 +245,9 @@ ANSWER_EXAMPLE: dict[str, Any] = {
     "sources": [{"citation": 1, **{k: _SOURCE[k] for k in ("id", "title", "publisher", "url", "updated")}}],
     "suggestions": [],
     "resources": [],
+    "follow_ups": ["How long do side effects last?", "What should I tell my care team?"],
+    "glossary": [],
+    "contact": None,
     "notice": NOTICE_EXAMPLE,
     "text": f'"{_QUOTE}" [1]\n\nSources:\n[1] {_SOURCE["title"]} ({_SOURCE["publisher"]})\n\n{NOTICE_EXAMPLE}',
 }

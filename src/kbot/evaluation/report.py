@@ -68,6 +68,7 @@ class Report:
     targets: dict[str, float]
     unmet_targets: list[str]
     specialties: SafetySetResult | None = None
+    readability: dict[str, float] | None = None  # the starters' answers' mean FK grade, before/after the tie-break
 
     @property
     def support_ratio(self) -> float:
@@ -88,6 +89,7 @@ class Report:
         seeds_dir: Path,
         targets: dict[str, float] | None = None,
         specialties: SafetySetResult | None = None,
+        readability: dict[str, float] | None = None,
     ) -> Report:
         calibration = seeds_dir / CALIBRATION_FILE
         recorded = tomllib.loads(calibration.read_text(encoding="utf-8")) if calibration.is_file() else {}
@@ -102,6 +104,7 @@ class Report:
             targets=dict(targets or {}),
             unmet_targets=[],
             specialties=specialties,
+            readability=readability,
         )
         report.failures = report.misses(thresholds, "threshold")
         report.unmet_targets = report.misses(report.targets, "target")
@@ -126,6 +129,23 @@ class Report:
         ]
         return "\n".join([head, rule, *body])
 
+    def _readability(self) -> list[str]:
+        r = self.readability
+        if not r:
+            return []
+        return [
+            "",
+            "## Readability of the starter questions' answers",
+            "",
+            "Mean Flesch-Kincaid grade (US school grade) of the quotes that answer the knowledge base's starter "
+            f"questions, without and with the plainness tie-break in quote ranking (weight {r['weight']} per grade "
+            "above 8, chosen on eval/calibration.jsonl).",
+            "",
+            "| before | after |",
+            "|---|---|",
+            f"| {r['before']:.1f} | {r['after']:.1f} |",
+        ]
+
     def markdown(self) -> str:
         rows = [(f"kbot · {k}", v) for k, v in self.kbot.items()]
         if self.baseline:
@@ -137,6 +157,7 @@ class Report:
         lines += ["## Safety", "", "| figure | value |", "|---|---|"]
         lines += [f"| {k} | {v:.3f} |" for k, v in self.safety.items()]
         lines += ["", *safety_set.markdown(self.specialties)] if self.specialties else []
+        lines += self._readability()
         lines += ["", "## Abstention thresholds", "", "```", json.dumps(self.abstention, indent=2), "```", ""]
         lines += ["## Gate", ""]
         lines += [f"- FAILED {f}" for f in self.failures] or ["All thresholds of the gold set's config are met."]
@@ -193,6 +214,7 @@ def write_report(report: Report, out_dir: Path) -> None:
         "support_at_1_ratio": report.support_ratio if report.baseline else None,
         "safety": report.safety,
         "specialties": report.specialties.figures if report.specialties else None,
+        "readability": report.readability,
         "thresholds": report.thresholds,
         "targets": report.targets,
         "unmet_targets": report.unmet_targets,

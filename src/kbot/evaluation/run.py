@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,6 +17,7 @@ from kbot.evaluation.report import Report, write_report
 from kbot.evaluation.safety_set import SAFETY_SET, measure_file
 from kbot.folder import read_source_text
 from kbot.knowledge_base import DEFAULT_KB
+from kbot.readability import mean_grade
 from kbot.service import KbotService
 
 GRADED_KINDS = ("answerable", "alarming_educational")
@@ -46,6 +48,19 @@ def evaluate_kbot(service: KbotService, items: Sequence[GoldItem], kb: str = DEF
             )
         )
     return outcomes
+
+
+def starter_grades(service: KbotService, kb: str = DEFAULT_KB) -> dict[str, float]:
+    """The mean Flesch-Kincaid grade of the quotes answering the knowledge base's starter questions, with the
+    readability tie-break off ("before") and as configured ("after")."""
+    base = service.kb(kb)
+    plain = dataclasses.replace(service, selector=dataclasses.replace(service.selector, readability_weight=0.0))
+    figures: dict[str, float] = {}
+    for label, svc in (("before", plain), ("after", service)):
+        answers = [svc.ask(q, kb) for q in base.profile.starters]
+        figures[label] = round(mean_grade(q.text for a in answers for q in a.quotes), 2)
+    figures["weight"] = service.selector.readability_weight
+    return figures
 
 
 def evaluate_baseline(baseline: ChunkBaseline, items: Sequence[GoldItem]) -> list[Outcome]:
@@ -92,6 +107,7 @@ def run_evaluation(
         base.folder,
         targets.model_dump() if targets else None,
         measure_file(base.safety, gold_path.parent / SAFETY_SET),  # the gate alone, on ten other specialties
+        starter_grades(service, kb),
     )
     print(report.markdown())
     write_report(report, out_dir)

@@ -1,0 +1,104 @@
+"""What kbot offers around its quotes, from the knowledge base itself: questions its articles answer (after a
+no-answer, and as follow-ups after an answer), definitions of the terms a quote uses, and the clinic's contact for
+questions about the clinic rather than the articles."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from functools import lru_cache
+
+import numpy as np
+
+from kbot.chunking import SentenceRow
+from kbot.domain import Answer, ClinicContact
+from kbot.glossary import Glossary
+from kbot.index import Index
+from kbot.knowledge_base import KnowledgeBase
+from kbot.logistics import LogisticsRules
+from kbot.phrasing import lower_words, sentence_case
+
+FOLLOW_UPS = 3
+SAME_QUESTION = 0.9  # a heading this close to the question asks it again: not a follow-up
+DISTINCT = 0.8  # two follow-ups this close ask the same thing twice ("Is it a steroid?", "Is it a corticosteroid?")
+
+
+def _key(text: str) -> str:
+    return " ".join(text.lower().split()).rstrip("?")
+
+
+class _Derived:
+    """What is worked out once per loaded index: its glossary and the words its articles write in lower case."""
+
+    def __init__(self, index: Index) -> None:
+        self.index = index  # held, so that id(index) is not reused while this lives
+        self.glossary = Glossary.of(index.sentences)
+        self.lower = lower_words(r.text for r in index.sentences)
+
+
+_derived: dict[int, _Derived] = {}
+
+
+def _of(base: KnowledgeBase) -> _Derived:
+    found = _derived.get(id(base.index))
+    if found is None or found.index is not base.index:
+        if len(_derived) > 16:  # indexes replaced by rebuilds: forget the oldest
+            _derived.pop(next(iter(_derived)))
+        found = _derived[id(base.index)] = _Derived(base.index)
+    return found
+
+
+def glossary_of(base: KnowledgeBase) -> Glossary:
+    return _of(base).glossary
+
+
+def _ranked_questions(base: KnowledgeBase, vector: np.ndarray) -> Iterable[SentenceRow]:
+    rows = [r for r in base.index.sentences if r.is_question]
+    if not rows:
+        return []
+    vectors = np.asarray(base.index.sentence_vectors)[[r.id for r in rows]]
+    order = np.argsort(-(vectors @ np.asarray(vector, dtype=np.float32)))
+    return [rows[i] for i in order]
+
+
+def suggestions(
+    base: KnowledgeBase, vector: np.ndarray, count: int = 3, skip: Iterable[str] = (), distinct: float = 1.01
+) -> list[str]:
+    """Questions the knowledge base answers (its FAQ questions and question headings), closest to the question first,
+    in sentence case, each once; none whose key is in ``skip``, none as close as ``distinct`` to one already picked."""
+    lower = _of(base).lower
+    vectors = np.asarray(base.index.sentence_vectors)
+    picked: list[SentenceRow] = []
+    seen = {_key(s) for s in skip}
+    for row in _ranked_questions(base, vector):
+        key = _key(row.text)
+        if key in seen or any(float(vectors[row.id] @ vectors[p.id]) >= distinct for p in picked):
+            continue
+        seen.add(key)
+        picked.append(row)
+        if len(picked) == count:
+            break
+    return [sentence_case(r.text.strip(), lower) for r in picked]
+
+
+def follow_ups(base: KnowledgeBase, vector: np.ndarray, answer: Answer) -> tuple[str, ...]:
+    """After an answer: questions the articles answer near its topic (the question and its first quote), but not the
+    question itself again, nor one its quotes were taken from the answer of."""
+    q = np.asarray(vector, dtype=np.float32)
+    vectors = np.asarray(base.index.sentence_vectors)
+    same = [r.text for r in base.index.sentences if r.is_question and float(vectors[r.id] @ q) >= SAME_QUESTION]
+    return tuple(suggestions(base, q, FOLLOW_UPS, skip=[answer.question, *same], distinct=DISTINCT))
+
+
+@lru_cache(maxsize=1)
+def _logistics() -> LogisticsRules:
+    return LogisticsRules.packaged()
+
+
+def on_logistics(question: str) -> bool:
+    """A question about the clinic itself (hours, appointments, prices, insurance, parking, how to reach it)."""
+    return _logistics().matches(question)
+
+
+def contact_of(base: KnowledgeBase) -> ClinicContact:
+    c = base.profile.contact
+    return ClinicContact(c.url, c.phone, c.text)
