@@ -245,3 +245,20 @@ def test_the_default_database_is_sqlite_under_var(make_settings: Callable[..., S
     settings = make_settings()
     assert resolved_url(settings) == f"sqlite:///{settings.var_dir / 'kbot.db'}"
     assert resolved_url(make_settings(database_url="postgresql://u@h/db")) == "postgresql+psycopg://u@h/db"
+
+
+def test_migrations_bring_an_empty_database_to_head_and_run_again_as_a_no_op(
+    make_settings: Callable[..., Settings], database_url: str
+) -> None:
+    from sqlalchemy import inspect
+
+    from kbot.store.database import prepare
+
+    settings = make_settings(database_url=database_url)
+    prepare(settings)
+    prepare(settings)  # kbot serve, then each worker: already at head
+    engine = create_engine(resolved_url(settings))
+    assert {"answers", "quotes", "feedback", "questions", "alembic_version"} <= set(inspect(engine).get_table_names())
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0001"
+    engine.dispose()

@@ -266,7 +266,19 @@ def serve(
         failed = _ingest(settings, None, if_needed=True)
         if failed:  # the others are served; these answer their error until they are fixed and ingested
             typer.secho(f"Serving without: {', '.join(failed)} (see above).", err=True, fg=typer.colors.YELLOW)
+    _prepare_database(settings)
     run(settings, host=host, port=port, workers=workers)
+
+
+def _prepare_database(settings: Settings) -> None:
+    """Migrate the database of answers and feedback once, before the workers start (each would otherwise race to)."""
+    from kbot.store.database import prepare
+
+    try:
+        prepare(settings)
+    except Exception as exc:  # answers do not need it: serve anyway, and say so (never the URL: it may hold a password)
+        message = f"The database cannot be used ({type(exc).__name__}): answers work, nothing will be stored."
+        typer.secho(message, err=True, fg=typer.colors.YELLOW)
 
 
 @app.command()

@@ -61,3 +61,12 @@ def migrate(engine: Engine) -> None:
             connection.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _LOCK_ID})
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
+
+
+def prepare(settings: Settings) -> None:
+    """Migrate the configured database once (``kbot serve`` does, before its workers start and find it up to date)."""
+    engine = make_engine(settings)
+    try:
+        migrate(engine)
+    finally:
+        engine.dispose()
