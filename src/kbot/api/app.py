@@ -179,9 +179,10 @@ def create_app(settings: Settings, service: "KbotService | None" = None, *, load
         openapi_tags=s.TAGS,
     )
     app.state.kbot = runtime
+    from kbot.api.admin import router as admin_router
     from kbot.api.pages import router as pages_router
 
-    routers = [_health_routes(runtime), _v1_routes(runtime), pages_router]
+    routers = [_health_routes(runtime), _v1_routes(runtime), pages_router, admin_router]
     _add_middleware(app, settings, _fixed_paths(routers))
     app.add_exception_handler(ApiError, _api_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
