@@ -231,6 +231,29 @@ def test_a_database_that_cannot_be_used_never_fails_an_answer(make_client: Calla
 
 
 @SQLITE_ONLY
+def test_a_database_that_comes_up_later_is_used_once_it_is(
+    make_client: Callable[..., Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+
+    from kbot.api import app as api
+
+    monkeypatch.setattr(api, "STORE_RETRY_S", 0.05)
+    folder = tmp_path / "later"
+    folder.write_text("")  # not a folder yet: the database cannot be opened
+    with make_client(database_url=f"sqlite:///{folder}/kbot.db") as client:
+        assert client.get("/readyz").json()["store"]["status"] == "unavailable"
+        folder.unlink()
+        folder.mkdir()
+        deadline = time.monotonic() + 10
+        while client.get("/readyz").json()["store"]["status"] != "ok":
+            assert time.monotonic() < deadline, "the store was not opened again"
+            time.sleep(0.05)
+        answer_id = ask(client, ANSWERED, "answered")
+        assert vote(client, answer_id=answer_id, helpful=True).status_code == 202
+
+
+@SQLITE_ONLY
 def test_a_failed_write_is_logged_and_counted_not_raised(make_client: Callable[..., Any], database_url: str) -> None:
     with make_client() as client:
         flush(client)

@@ -63,6 +63,7 @@ log = logging.getLogger("kbot.api")
 Loader = Callable[[Settings], "KbotService"]
 RETRY_WHILE_LOADING = "5"
 WARM_UP_FALLBACK = "What is this about?"  # for a knowledge base with neither starter questions nor question headings
+STORE_RETRY_S = 30.0  # seconds between tries to open a database that could not be used
 DOCS_PATHS = frozenset({"/docs", "/docs/oauth2-redirect", "/redoc"})  # fastapi-offline's interactive docs
 
 
@@ -216,7 +217,7 @@ def _add_middleware(app: FastAPI, settings: Settings, fixed_paths: frozenset[str
 def _lifespan(runtime: Runtime, service: "KbotService | None", loader: Loader | None) -> Any:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        runtime.store = await _open_store(runtime.settings)
+        runtime.store = await _open_store(runtime)
         if service is not None:
             runtime.start(service)
         else:
@@ -235,13 +236,23 @@ def _lifespan(runtime: Runtime, service: "KbotService | None", loader: Loader | 
     return lifespan
 
 
-async def _open_store(settings: Settings) -> "Store":
-    """The store, migrated; if the database cannot be used, kbot answers anyway and /readyz says so."""
+async def _open_store(runtime: Runtime) -> "Store":
+    """The store, migrated. If the database cannot be used yet, kbot answers anyway, /readyz says so, and the store
+    is tried again every STORE_RETRY_S seconds (a database that starts after kbot is used once it is up)."""
     from kbot.store import Store
 
-    store = Store(settings)
-    await asyncio.to_thread(store.open)
+    store = Store(runtime.settings)
+    if not await asyncio.to_thread(store.open):
+        _background(runtime, _reopen(store))
     return store
+
+
+async def _reopen(store: "Store") -> None:
+    while True:
+        await asyncio.sleep(STORE_RETRY_S)
+        if await asyncio.to_thread(store.open):
+            log.info("the database can be used now: storing answers and feedback")
+            return
 
 
 def _background(runtime: Runtime, work: Any) -> None:

@@ -14,6 +14,7 @@ from kbot.config import Settings
 from kbot.errors import InvalidSettings
 
 MIGRATIONS = "kbot.store:migrations"
+CONNECT_TIMEOUT_S = 5
 _LOCK_ID = 0x6B626F74  # "kbot": one process migrates a PostgreSQL database at a time (workers, replicas)
 
 
@@ -41,7 +42,9 @@ def make_engine(settings: Settings) -> Engine:
         engine = create_engine(url, connect_args={"timeout": 10})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=2, max_overflow=2)
+    # A database that does not answer must not hold up start-up for the OS's TCP timeout of minutes.
+    connect_args = {"connect_timeout": CONNECT_TIMEOUT_S} if backend == "postgresql" else {}
+    return create_engine(url, pool_pre_ping=True, pool_size=2, max_overflow=2, connect_args=connect_args)
 
 
 def _sqlite_pragmas(connection: Any, _record: Any) -> None:

@@ -61,7 +61,7 @@ class Store:
             self.engine = self.engine or make_engine(self.settings)
             migrate(self.engine)
         except Exception as exc:
-            log.error("the database cannot be used, nothing will be stored: %s", type(exc).__name__)
+            log.error("the database cannot be used, nothing is stored until it can: %s", type(exc).__name__)
             log.debug("database error", exc_info=True)
             return False
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
