@@ -133,7 +133,6 @@ BAD_VOTES = [
     ({"answer_id": "x"}, "helpful"),
     ({"answer_id": "x", "helpful": "yes " + SECRET}, "helpful"),
     ({"answer_id": "x", "helpful": False, "reason": SECRET}, "reason"),
-    ({"answer_id": "x", "helpful": True, "reason": "out_of_date"}, "reason"),
     ({"answer_id": "x", "helpful": False, "comment": SECRET * 30}, "comment"),
     ({"answer_id": SECRET * 5, "helpful": False}, "answer_id"),
     ({"answer_id": "x", "helpful": False, SECRET: 1}, SECRET),
@@ -161,7 +160,7 @@ def session_of_questions(client: TestClient) -> None:
     ask(client, DECLINED, "declined")
     crisis = ask(client, CRISIS, "crisis")
     assert vote(client, answer_id=down, helpful=False, reason="did_not_answer").status_code == 202
-    assert vote(client, answer_id=up, helpful=True).status_code == 202
+    assert vote(client, answer_id=up, helpful=True, reason="other").status_code == 202  # the reason is ignored
     assert vote(client, answer_id=crisis, helpful=False).status_code == 202
     flush(client)
 
@@ -192,6 +191,9 @@ def test_opted_in_questions_are_kept_scrubbed_for_no_answer_and_thumbs_down_only
     with session(database_url) as db:
         kept = {row.why: row.text for row in db.scalars(select(QuestionRow))}
     assert kept == {"thumbs_down": ANSWERED, "no_answer": "What is the capital of France? Call me at [phone]"}
+    with session(database_url) as db:
+        votes = {(row.helpful, row.reason) for row in db.scalars(select(FeedbackRow))}
+    assert votes == {(False, "did_not_answer"), (True, None), (False, None)}  # a thumbs-up carries no reason
 
 
 def test_questions_and_comments_are_deleted_after_the_retention(

@@ -545,7 +545,7 @@ async def _vote(runtime: Runtime, body: s.FeedbackRequest) -> None:
 
     if runtime.store is None:
         raise ApiError(503, "store_unavailable", "Feedback cannot be saved right now; please try again later")
-    vote = Vote(body.answer_id, body.helpful, body.reason, body.comment)
+    vote = Vote(body.answer_id, body.helpful, None if body.helpful else body.reason, body.comment)
     try:
         await asyncio.wrap_future(runtime.store.vote(vote))
     except FeedbackRefused as exc:

@@ -162,17 +162,10 @@ class FeedbackRequest(BaseModel):
 
     answer_id: StrictStr = Field(min_length=1, max_length=64, description="The `answer_id` of the answer voted on")
     helpful: bool = Field(strict=True, description="true: thumbs up; false: thumbs down")
-    reason: Reason | None = Field(None, description="Why it did not help (only with helpful: false)")
+    reason: Reason | None = Field(None, description="Why it did not help; ignored with helpful: true")
     comment: StrictStr | None = Field(
         None, max_length=MAX_COMMENT_CHARS, description=f"Optional, at most {MAX_COMMENT_CHARS} characters"
     )
-
-    @field_validator("reason")
-    @classmethod
-    def _reason_only_when_unhelpful(cls, value: str | None, info: Any) -> str | None:
-        if value is not None and info.data.get("helpful") is True:
-            raise ValueError("a reason goes with helpful: false only")
-        return value
 
 
 class FeedbackAccepted(BaseModel):
