@@ -26,7 +26,11 @@ postgres = databases.postgres
 SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 ADMIN = {"X-Admin-Key": "curator-key"}
 ANSWERED = "Is ketamine an opioid?"
-UNANSWERED = ["What is the capital of France?", "What is the capital city of France?", "Who won the world cup?"]
+UNANSWERED = [
+    "What is the capital of France?",
+    "What is the capital city of France?",
+    "Which team won the last Olympic relay race?",
+]
 
 
 @pytest.fixture
