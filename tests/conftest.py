@@ -50,6 +50,7 @@ def make_settings(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Set
             "web_dir": WEB,
             "index_dir": tmp_path_factory.mktemp("index"),
             "rate_limit_per_minute": 0,
+            "var_dir": tmp_path_factory.mktemp("var"),  # the SQLite database of answers and feedback
         }
         if overrides.get("model_name") == FakeEmbedder.name:
             # seeds/abstention.toml is calibrated on the real model's cosines; the fake embedder's are lower

@@ -187,6 +187,7 @@ def test_crisis_reply_puts_help_lines_first() -> None:
 def test_to_dict_carries_the_contract(answered: Answer) -> None:
     data = answered.to_dict()
     assert set(data) == {
+        "answer_id",
         "status",
         "question",
         "message",

@@ -180,7 +180,8 @@ def test_a_crisis_gets_the_help_lines_even_over_the_limit(
     crisis = client.post("/v1/ask", json=CRISIS, headers=headers)
     assert crisis.status_code == 200
     answer = crisis.json()
-    assert answer == fake_service.ask(CRISIS["question"]).to_dict()  # the very reply it gets under the limit
+    expected = fake_service.ask(CRISIS["question"]).to_dict()
+    assert {**answer, "answer_id": ""} == {**expected, "answer_id": ""}  # the very reply it gets under the limit
     assert answer["status"] == "crisis" and answer["resources"]
     assert answer["text"].startswith(answer["resources"][0]["action"])  # the help lines come first
     assert answer["text"].endswith(answer["notice"])

@@ -41,6 +41,7 @@ def running_server(index_dir: Path, log: Path, **env: str) -> Iterator[str]:
         "KBOT_INDEX_DIR": str(index_dir),
         "KBOT_SEEDS_DIR": str(ROOT / "seeds"),
         "KBOT_WEB_DIR": str(ROOT / "web"),
+        "KBOT_VAR_DIR": str(log.parent / "var"),  # its database of answers and feedback
         **env,
     }
     command = [sys.executable, "-m", "kbot.api.server", "--host", "127.0.0.1", "--port", str(port)]

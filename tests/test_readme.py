@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 DOCUMENTED_BASE = "http://127.0.0.1:8000"
 CURL = "/usr/bin/curl"
-ENDPOINTS = {"/v1/ask", "/v1/kbs", "/v1/sources", "/v1/sources/{id}", "/healthz", "/readyz"}
+ENDPOINTS = {"/v1/ask", "/v1/feedback", "/v1/kbs", "/v1/sources", "/v1/sources/{id}", "/healthz", "/readyz"}
 
 
 def code_blocks(markdown: str) -> list[str]:

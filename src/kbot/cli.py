@@ -1,5 +1,5 @@
-"""kbot's command line: ingest, ask, sources, kbs, import, medquad, serve, eval, calibrate. Errors: a message and exit
-code 2.
+"""kbot's command line: ingest, ask, sources, kbs, import, medquad, serve, eval, calibrate, report. Errors: a message
+and exit code 2.
 
 Every command that reads articles takes ``--kb NAME`` (the knowledge base; ``default`` is seeds/); ``kbot ingest``
 without it builds every configured knowledge base."""
@@ -266,7 +266,19 @@ def serve(
         failed = _ingest(settings, None, if_needed=True)
         if failed:  # the others are served; these answer their error until they are fixed and ingested
             typer.secho(f"Serving without: {', '.join(failed)} (see above).", err=True, fg=typer.colors.YELLOW)
+    _prepare_database(settings)
     run(settings, host=host, port=port, workers=workers)
+
+
+def _prepare_database(settings: Settings) -> None:
+    """Migrate the database of answers and feedback once, before the workers start (each would otherwise race to)."""
+    from kbot.store.database import prepare
+
+    try:
+        prepare(settings)
+    except Exception as exc:  # answers do not need it: serve anyway, and say so (never the URL: it may hold a password)
+        message = f"The database cannot be used ({type(exc).__name__}): answers work, nothing will be stored."
+        typer.secho(message, err=True, fg=typer.colors.YELLOW)
 
 
 @app.command()
@@ -316,6 +328,37 @@ def calibrate(
     from kbot.evaluation.calibrate import run_calibration
 
     run_calibration(_settings(), labelled, kb=kb)
+
+
+@app.command()
+@friendly_errors
+def report(
+    kb: KbOpt = "default",
+    since: Annotated[str, typer.Option(help="The period: hours, days or weeks back, e.g. 12h, 30d, 2w")] = "30d",
+    out: Annotated[Path | None, typer.Option(help="Folder to write into [default: var/report/]")] = None,
+) -> None:
+    """The curator's report: outcome rates over time (a plot), the least helpful quotes, the articles never quoted
+    and the stored unanswered questions grouped by similarity; as report.md and report.html."""
+    from kbot.embedding import load_embedder
+    from kbot.report import parse_since, write_report
+
+    settings = _settings()
+    period = parse_since(since)
+    paths = write_report(settings, kb, period, out or settings.var_dir / "report", _lazy_embed(settings, load_embedder))
+    for path in paths:
+        typer.echo(f"Wrote {path}")
+
+
+def _lazy_embed(settings: Settings, load: Callable[[str], Any]) -> Callable[[Any], Any]:
+    """The model's embeddings, loaded on the first call only (a report without stored questions needs none)."""
+    loaded: list[Any] = []
+
+    def embed(texts: Any) -> Any:
+        if not loaded:
+            loaded.append(load(settings.model_name))
+        return loaded[0].embed(texts)
+
+    return embed
 
 
 if __name__ == "__main__":

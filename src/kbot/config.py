@@ -126,6 +126,22 @@ class Settings(BaseSettings):
         2.0, gt=0, description="Seconds between checks for a rebuilt index, served without a restart"
     )
 
+    # What is stored (answers' outcomes and patients' feedback; see Privacy in the README)
+    var_dir: Path = Field(
+        default_factory=lambda: _default_dir("var"), description="Folder of the SQLite database (when no URL is set)"
+    )
+    database_url: str = Field(
+        "", description="SQLAlchemy URL of the database (postgresql://...); empty: SQLite in var_dir/kbot.db"
+    )
+    store_questions: bool = Field(
+        False, description="Keep the scrubbed text of unanswered and thumbs-down questions (see Privacy)"
+    )
+    question_retention_days: int = Field(
+        30, ge=1, description="Days a stored question or feedback comment is kept, then deleted by kbot"
+    )
+    feedback_window_hours: int = Field(24, ge=1, description="Hours after an answer during which it can be voted on")
+    admin_key: str = Field("", description="Key for /admin/report (X-Admin-Key header); empty: the page is off")
+
 
 def load_settings(**overrides: Any) -> Settings:
     """``Settings(**overrides)``, with a bad ``KBOT_*`` value reported as ``InvalidSettings`` (never a traceback)."""

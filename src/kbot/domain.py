@@ -6,6 +6,7 @@ Offsets are always character offsets into the source file's text as read (UTF-8,
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Literal, get_args
@@ -170,6 +171,11 @@ class Resource:
         return {"name": self.name, "action": self.action, "phone": self.phone, "sms": self.sms}
 
 
+def new_answer_id() -> str:
+    """A random id for one answer given (never derived from the question): what a patient's feedback refers to."""
+    return secrets.token_urlsafe(16)
+
+
 @dataclass(frozen=True)
 class ClinicContact:
     """Where a patient reaches the clinic itself (a knowledge base's [contact]): for appointments, hours, prices."""
@@ -212,9 +218,12 @@ class Answer:
     follow_ups: tuple[str, ...] = ()  # after an answer: questions the articles answer, near its topic
     glossary: tuple[GlossaryEntry, ...] = ()  # terms the quotes use that the knowledge base defines elsewhere
     contact: ClinicContact | None = None  # a question about the clinic itself: its contact
+    # Random, not compared: the API gives every answer it sends a fresh one (a cached answer included).
+    answer_id: str = field(default_factory=new_answer_id, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "answer_id": self.answer_id,
             "status": self.status.value,
             "question": self.question,
             "message": self.message,

@@ -49,3 +49,11 @@ class InvalidQuestion(KbotError):
 
 class InvalidSettings(KbotError):
     """A KBOT_* variable (or .env entry) that cannot be used."""
+
+
+class FeedbackRefused(KbotError):
+    """A vote kbot cannot take: ``code`` says why (``unknown_answer``, ``already_voted``, ``store_unavailable``)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code

@@ -238,6 +238,8 @@
       typing.remove();
       turn.append(renderReply(answer, Number(turn.dataset.turn)));
       remember(question, answer);
+      const feedback = renderFeedback(answer, Number(turn.dataset.turn));
+      if (feedback) turn.append(feedback);
       announce(spoken(answer), answer.status === "crisis");
     } catch (error) {
       typing.remove();
@@ -585,6 +587,87 @@
     } else if (!event.shiftKey && (document.activeElement === last || !root.contains(document.activeElement))) {
       event.preventDefault();
       first.focus();
+    }
+  }
+
+  /* ---- feedback: "Was this helpful?", then the reasons (POST /v1/feedback) ------------------------------- */
+
+  const FEEDBACK_REASONS = [
+    ["did_not_answer", "It did not answer my question"],
+    ["wrong_or_misleading", "It is wrong or misleading"],
+    ["hard_to_understand", "It is hard to understand"],
+    ["out_of_date", "It is out of date"],
+    ["other", "Something else"],
+  ];
+  const MAX_COMMENT_CHARS = 500;
+
+  /* Under each reply but a crisis one (no survey under help lines); after the reply, whose notice stays its end. */
+  function renderFeedback(answer, turnId) {
+    if (!answer.answer_id || answer.status === "crisis") return null;
+    const id = "kbot-feedback-" + turnId;
+    const box = el("section", { className: "kbot-feedback", "aria-labelledby": id + "-q" });
+    const yes = el("button", { type: "button", className: "kbot-thumb", "data-helpful": "true" },
+      el("span", { "aria-hidden": "true" }, "👍 "), "Yes");
+    const no = el("button", { type: "button", className: "kbot-thumb", "data-helpful": "false" },
+      el("span", { "aria-hidden": "true" }, "👎 "), "No");
+    const status = el("p", { className: "kbot-feedback-status" }); // read out through the announcer
+    box.append(el("p", { className: "kbot-feedback-q", id: id + "-q" }, "Was this helpful?"),
+      el("div", { className: "kbot-thumbs", role: "group", "aria-labelledby": id + "-q" }, yes, no), status);
+    yes.addEventListener("click", function () {
+      sendFeedback(box, status, { answer_id: answer.answer_id, helpful: true });
+    });
+    no.addEventListener("click", function () {
+      box.querySelector(".kbot-thumbs").remove();
+      const form = reasonsForm(id, function (reason, comment) {
+        const vote = { answer_id: answer.answer_id, helpful: false };
+        if (reason) vote.reason = reason;
+        if (comment) vote.comment = comment;
+        sendFeedback(box, status, vote);
+      });
+      box.insertBefore(form, status);
+      form.querySelector("input").focus();
+    });
+    return box;
+  }
+
+  function reasonsForm(id, submit) {
+    const options = FEEDBACK_REASONS.map(function ([value, label]) {
+      return el("label", { className: "kbot-reason" },
+        el("input", { type: "radio", name: id + "-reason", value }), " " + label);
+    });
+    const comment = el("textarea", {
+      id: id + "-comment", className: "kbot-feedback-comment", maxlength: MAX_COMMENT_CHARS, rows: 2,
+      "aria-describedby": id + "-privacy",
+    });
+    const form = el("form", { className: "kbot-feedback-form" },
+      el("fieldset", {}, el("legend", {}, "What was wrong with it? (optional)"), ...options),
+      el("label", { for: id + "-comment" }, "Anything else? (optional, up to " + MAX_COMMENT_CHARS + " characters)"),
+      el("p", { id: id + "-privacy", className: "kbot-feedback-privacy" },
+        "Please do not include personal health details, names or contact information."),
+      comment,
+      el("button", { type: "submit", className: "kbot-feedback-send" }, "Send feedback"));
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      const checked = form.querySelector("input[type=radio]:checked");
+      submit(checked ? checked.value : "", comment.value.trim().slice(0, MAX_COMMENT_CHARS));
+    });
+    return form;
+  }
+
+  async function sendFeedback(box, status, vote) {
+    const buttons = Array.from(box.querySelectorAll("button"));
+    buttons.forEach(function (b) { b.disabled = true; });
+    try {
+      await request("/v1/feedback", {
+        method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(vote),
+      });
+      Array.from(box.children).forEach(function (child) { if (child !== status) child.remove(); });
+      status.textContent = "Thank you for your feedback.";
+      announce(status.textContent);
+    } catch (error) {
+      buttons.forEach(function (b) { b.disabled = false; });
+      status.textContent = "Your feedback could not be sent: " + error.message;
+      announce(status.textContent);
     }
   }
 

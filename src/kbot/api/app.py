@@ -1,8 +1,8 @@
 """The HTTP API: ``create_app(settings)`` builds it; its lifespan loads the model and index once, in a thread.
 
-Routes: POST /v1/ask, GET /v1/kbs, GET /v1/sources, GET /v1/sources/{id}, GET /healthz, GET /readyz, plus the web
-pages' router. Every worker checks every few seconds (KBOT_RELOAD_INTERVAL) whether `kbot ingest` swapped in a new
-index for a knowledge base, and serves it from then on, without a restart.
+Routes: POST /v1/ask, POST /v1/feedback, GET /v1/kbs, GET /v1/sources, GET /v1/sources/{id}, GET /healthz,
+GET /readyz, plus the web pages' router. Every worker checks every few seconds (KBOT_RELOAD_INTERVAL) whether
+`kbot ingest` swapped in a new index for a knowledge base, and serves it from then on, without a restart.
 Every error has one JSON shape, ``{"error": {"code", "message", "request_id", ...}}``, and never echoes what the
 caller sent: a question may be a patient's health information.
 """
@@ -11,6 +11,7 @@ caller sent: a question may be a patient's health information.
 # model is built per app (its length cap comes from the settings).
 import asyncio
 import contextlib
+import dataclasses
 import gc
 import json
 import logging
@@ -42,17 +43,27 @@ from kbot.api.security import (
 )
 from kbot.api.strict_json import DUPLICATE_FIELD, StrictJsonRoute
 from kbot.config import Settings
-from kbot.domain import Answer
-from kbot.errors import CatalogError, IndexCorrupt, IndexMissing, IndexStale, KbotError, UnknownKnowledgeBase
+from kbot.domain import Answer, new_answer_id
+from kbot.errors import (
+    CatalogError,
+    FeedbackRefused,
+    IndexCorrupt,
+    IndexMissing,
+    IndexStale,
+    KbotError,
+    UnknownKnowledgeBase,
+)
 
 if TYPE_CHECKING:
     from kbot.knowledge_base import KnowledgeBase
     from kbot.service import KbotService
+    from kbot.store import Store
 
 log = logging.getLogger("kbot.api")
 Loader = Callable[[Settings], "KbotService"]
 RETRY_WHILE_LOADING = "5"
 WARM_UP_FALLBACK = "What is this about?"  # for a knowledge base with neither starter questions nor question headings
+STORE_RETRY_S = 30.0  # seconds between tries to open a database that could not be used
 DOCS_PATHS = frozenset({"/docs", "/docs/oauth2-redirect", "/redoc"})  # fastapi-offline's interactive docs
 
 
@@ -77,6 +88,7 @@ class Runtime:
     asker: CachedAsker | None = None
     load_error: ApiError | None = None
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    store: "Store | None" = None  # answers' records and feedback; opened by the lifespan
 
     def start(self, service: "KbotService") -> None:
         batcher = MicroBatcher(
@@ -168,9 +180,10 @@ def create_app(settings: Settings, service: "KbotService | None" = None, *, load
         openapi_tags=s.TAGS,
     )
     app.state.kbot = runtime
+    from kbot.api.admin import router as admin_router
     from kbot.api.pages import router as pages_router
 
-    routers = [_health_routes(runtime), _v1_routes(runtime), pages_router]
+    routers = [_health_routes(runtime), _v1_routes(runtime), pages_router, admin_router]
     _add_middleware(app, settings, _fixed_paths(routers))
     app.add_exception_handler(ApiError, _api_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
@@ -204,6 +217,7 @@ def _add_middleware(app: FastAPI, settings: Settings, fixed_paths: frozenset[str
 def _lifespan(runtime: Runtime, service: "KbotService | None", loader: Loader | None) -> Any:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime.store = await _open_store(runtime)
         if service is not None:
             runtime.start(service)
         else:
@@ -216,8 +230,29 @@ def _lifespan(runtime: Runtime, service: "KbotService | None", loader: Loader | 
                 task.cancel()
             if runtime.asker is not None:
                 await runtime.asker.batcher.stop()
+            if runtime.store is not None:
+                await asyncio.to_thread(runtime.store.close)
 
     return lifespan
+
+
+async def _open_store(runtime: Runtime) -> "Store":
+    """The store, migrated. If the database cannot be used yet, kbot answers anyway, /readyz says so, and the store
+    is tried again every STORE_RETRY_S seconds (a database that starts after kbot is used once it is up)."""
+    from kbot.store import Store
+
+    store = Store(runtime.settings)
+    if not await asyncio.to_thread(store.open):
+        _background(runtime, _reopen(store))
+    return store
+
+
+async def _reopen(store: "Store") -> None:
+    while True:
+        await asyncio.sleep(STORE_RETRY_S)
+        if await asyncio.to_thread(store.open):
+            log.info("the database can be used now: storing answers and feedback")
+            return
 
 
 def _background(runtime: Runtime, work: Any) -> None:
@@ -316,7 +351,13 @@ def _health_routes(runtime: Runtime) -> APIRouter:
                 503, "no_knowledge_base", "No knowledge base can answer yet; the server log says why", fix="kbot ingest"
             )
         status = "ready" if len(ready) == len(states) else "degraded"
-        return {"status": status, "sources": sum(s["sources"] for s in states.values()), "knowledge_bases": states}
+        store = runtime.store.health() if runtime.store is not None else None
+        return {
+            "status": status,
+            "sources": sum(s["sources"] for s in states.values()),
+            "knowledge_bases": states,
+            "store": store,
+        }
 
     for path, probe in (("/healthz", healthz), ("/readyz", readyz)):  # HEAD too: uptime checks use it
         router.add_api_route(path, probe, methods=["HEAD"], include_in_schema=False)
@@ -407,8 +448,26 @@ def _v1_routes(runtime: Runtime) -> APIRouter:
             answer, cached = await _answer(request, question, kb)
         request.state.outcome = answer.status.value
         request.state.cache = "hit" if cached else "miss"
+        answer = dataclasses.replace(answer, answer_id=new_answer_id())  # each answer sent its own, cached or not
+        if runtime.store is not None:
+            runtime.store.record(answer, body.kb)  # type: ignore[attr-defined]  # queued: never slows the answer
         payload = json.dumps(answer.to_dict(), ensure_ascii=False).encode()
         return Response(payload, media_type="application/json", headers={"Cache-Control": "no-store"})
+
+    @router.post(
+        "/feedback",
+        dependencies=guarded,
+        status_code=202,
+        response_model=s.FeedbackAccepted,
+        responses=s.FEEDBACK_RESPONSES,
+        tags=["feedback"],
+        summary="Vote on an answer",
+    )
+    async def feedback(body: s.FeedbackRequest) -> dict[str, str]:
+        """Whether an answer helped, with an optional reason and comment: one vote per answer, within
+        KBOT_FEEDBACK_WINDOW_HOURS of it. The curator's report (`kbot report`) reads the votes."""
+        await _vote(runtime, body)
+        return {"status": "accepted"}
 
     @router.get("/kbs", dependencies=guarded, response_model=s.KbList, responses=s.KBS_RESPONSES, tags=["sources"])
     async def kbs(request: Request) -> dict[str, Any]:
@@ -478,6 +537,21 @@ def _v1_routes(runtime: Runtime) -> APIRouter:
     return router
 
 
+_REFUSALS = {"unknown_answer": 404, "already_voted": 409, "store_unavailable": 503}
+
+
+async def _vote(runtime: Runtime, body: s.FeedbackRequest) -> None:
+    from kbot.store import Vote
+
+    if runtime.store is None:
+        raise ApiError(503, "store_unavailable", "Feedback cannot be saved right now; please try again later")
+    vote = Vote(body.answer_id, body.helpful, None if body.helpful else body.reason, body.comment)
+    try:
+        await asyncio.wrap_future(runtime.store.vote(vote))
+    except FeedbackRefused as exc:
+        raise ApiError(_REFUSALS.get(exc.code, 503), exc.code, exc.message) from None
+
+
 # --- errors -------------------------------------------------------------------------------------------------------
 
 
@@ -530,6 +604,8 @@ def _describe(error: Any) -> str:
         return "holds a field kbot does not accept (its name is not repeated here; /docs lists the accepted ones)"
     if kind in ("model_attributes_type", "dict_type", "model_type"):
         return f"must be a JSON object: {_JSON_HINT}"
+    if kind == "literal_error":
+        return f"must be one of {ctx.get('expected', 'the documented values')}".replace("'", "")
     if kind == "value_error":
         return str(ctx.get("error", error.get("msg", "is not valid")))
     return str(error.get("msg", "is not valid"))

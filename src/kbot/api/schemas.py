@@ -11,6 +11,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, create_model, field_validator
 
 from kbot.knowledge_base import NAME_PATTERN
+from kbot.store import MAX_COMMENT_CHARS, Reason
 
 NOTICE_EXAMPLE = (
     "kbot only quotes published articles and is not medical advice. "
@@ -117,6 +118,9 @@ class ContactOut(BaseModel):
 class AnswerOut(BaseModel):
     """The answer object: the same contract as `kbot ask --json`."""
 
+    answer_id: str = Field(
+        description="A random id for this answer (never derived from the question): send it to POST /v1/feedback"
+    )
     status: AnswerStatus
     question: str
     message: str = Field(description="kbot's own short reply for no_answer, declined and crisis; '' when answered")
@@ -174,6 +178,35 @@ class SourceDetail(BaseModel):
     )
 
 
+class FeedbackRequest(BaseModel):
+    """A patient's vote on one answer. The comment must not hold personal health details (the form says so); it is
+    scrubbed of phone numbers, e-mail addresses, dates and addresses before it is stored."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"answer_id": "Yb2k9Xq0pR7sT1uV3wZ5aA", "helpful": False, "reason": "out_of_date"}]
+        },
+    )
+
+    answer_id: StrictStr = Field(min_length=1, max_length=64, description="The `answer_id` of the answer voted on")
+    helpful: bool = Field(strict=True, description="true: thumbs up; false: thumbs down")
+    reason: Reason | None = Field(None, description="Why it did not help; ignored with helpful: true")
+    comment: StrictStr | None = Field(
+        None, max_length=MAX_COMMENT_CHARS, description=f"Optional, at most {MAX_COMMENT_CHARS} characters"
+    )
+
+
+class FeedbackAccepted(BaseModel):
+    status: Literal["accepted"]
+
+
+class StoreState(BaseModel):
+    status: Literal["ok", "unavailable"] = Field(description="`unavailable`: the database cannot be used")
+    write_failures: int = Field(description="Writes that failed since this worker started (the log says why)")
+    dropped: int = Field(description="Writes not attempted: the database was unavailable or the queue full")
+
+
 class Health(BaseModel):
     status: Literal["ok"]
 
@@ -189,6 +222,7 @@ class Ready(BaseModel):
     status: Literal["ready", "degraded"] = Field(description="`degraded`: some knowledge base cannot answer")
     sources: int = Field(description="Number of sources served, over every knowledge base")
     knowledge_bases: dict[str, KbState]
+    store: StoreState | None = Field(None, description="The database of answers and feedback, for this worker")
 
 
 class KbOut(BaseModel):
@@ -227,6 +261,7 @@ _SOURCE = {
 }
 _QUOTE = "Most side effects are mild and pass within a day."
 ANSWER_EXAMPLE: dict[str, Any] = {
+    "answer_id": "Yb2k9Xq0pR7sT1uV3wZ5aA",
     "status": "answered",
     "question": QUESTION_EXAMPLE,
     "message": "",
@@ -290,6 +325,7 @@ with a clinician notice. It never writes medical advice of its own; crisis messa
 """
 TAGS = [
     {"name": "ask", "description": "Questions and answers"},
+    {"name": "feedback", "description": "Patients' votes on answers"},
     {"name": "sources", "description": "The knowledge bases and the articles kbot quotes, to show a quote in context"},
     {"name": "health", "description": "Liveness and readiness probes"},
 ]
@@ -396,6 +432,36 @@ ASK_RESPONSES: dict[int | str, dict[str, Any]] = {
             "invalid_json",
             'The body is not valid JSON: send a JSON object like {"question": "What are the side effects?"} '
             "with Content-Type: application/json",
+        ),
+    ),
+}
+FEEDBACK_RESPONSES: dict[int | str, dict[str, Any]] = {
+    202: ok_response("The vote is stored", {"status": "accepted"}),
+    404: error_response(
+        "No answer has that id, or it is too old to vote on",
+        unknown_answer=error_example(
+            "unknown_answer",
+            "This answer id is unknown or too old to vote on; vote on an answer within a day of asking",
+        ),
+    ),
+    409: error_response(
+        "The answer was voted on already",
+        already_voted=error_example("already_voted", "This answer has been voted on already; one vote per answer"),
+    ),
+    422: error_response(
+        "A field is missing or malformed, or the comment is too long (never echoed back)",
+        bad_reason=error_example(
+            "invalid_request",
+            "reason: must be one of did_not_answer, wrong_or_misleading, hard_to_understand, out_of_date, other",
+            fields={
+                "reason": "must be one of did_not_answer, wrong_or_misleading, hard_to_understand, out_of_date, other"
+            },
+        ),
+    ),
+    503: error_response(
+        "The database cannot be used right now",
+        store_unavailable=error_example(
+            "store_unavailable", "Feedback cannot be saved right now; please try again later"
         ),
     ),
 }
