@@ -313,7 +313,8 @@
         el("span", { className: "kbot-quote-publisher" }, String(source.publisher || "")),
         alsoIn(quote, byId, sourceAnchor),
         el("button", { type: "button", className: "kbot-context-btn", "aria-expanded": "false", "aria-controls": contextId },
-          "Show in context"));
+          "Show in context"),
+        articleLink(quote));
       const context = el("div", { className: "kbot-context", id: contextId, hidden: true });
       const figure = el("figure", { className: "kbot-quote" },
         el("blockquote", { className: "kbot-blockquote" }, el("p", {}, String(quote.text || ""))), caption, context);
@@ -327,6 +328,15 @@
     article.append(el("ol", { className: "kbot-sources" }, ...sources.map(function (s) {
       return renderSource(s, sourceAnchor(s.citation));
     })));
+  }
+
+  // The article's own page, scrolled to the quote by a text fragment (the API's quote.link); none without a URL.
+  function articleLink(quote) {
+    const url = safeHttpUrl(quote.link);
+    return url
+      ? el("a", { className: "kbot-article-link", href: url, target: "_blank", rel: "noopener noreferrer" },
+        "Read it in the article", el("span", { className: "visually-hidden" }, " (opens in a new tab)"))
+      : null;
   }
 
   function alsoIn(quote, byId, sourceAnchor) {

@@ -11,6 +11,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, create_model, field_validator
 
 from kbot.knowledge_base import NAME_PATTERN
+from kbot.text_fragment import article_link
 
 NOTICE_EXAMPLE = (
     "kbot only quotes published articles and is not medical advice. "
@@ -77,6 +78,10 @@ class QuoteOut(BaseModel):
     score: float
     citation: int = Field(ge=1, description="The [n] marker of the source in `sources`")
     also_in: list[str] = Field(description="Other sources that say nearly the same thing")
+    link: str = Field(
+        description="The article's web page at the quote: its source's `url` with a text fragment "
+        "(`#:~:text=start,end`) that scrolls to and highlights the quoted words; '' when the source has no URL"
+    )
 
 
 class SourceRefOut(BaseModel):
@@ -192,7 +197,7 @@ _SOURCE = {
     "file": "side-effects.md",
     "title": "Understanding side effects",
     "publisher": "Example Health",
-    "url": "",
+    "url": "https://health.example/side-effects",
     "updated": "",
     "kind": "editorial",
 }
@@ -211,6 +216,7 @@ ANSWER_EXAMPLE: dict[str, Any] = {
             "score": 0.81,
             "citation": 1,
             "also_in": ["after-your-treatment"],
+            "link": article_link(_SOURCE["url"], _QUOTE),
         }
     ],
     "sources": [{"citation": 1, **{k: _SOURCE[k] for k in ("id", "title", "publisher", "url", "updated")}}],
