@@ -161,10 +161,18 @@ class KbState(BaseModel):
     error: str | None = Field(None, description="When unavailable: the error code (index_missing, index_stale...)")
 
 
+class RedisState(BaseModel):
+    status: Literal["ok", "unavailable"] = Field(
+        description="`unavailable`: this worker cannot reach Redis and limits and caches on its own meanwhile"
+    )
+    errors: int = Field(description="Calls to Redis that failed since this worker started")
+
+
 class Ready(BaseModel):
     status: Literal["ready", "degraded"] = Field(description="`degraded`: some knowledge base cannot answer")
     sources: int = Field(description="Number of sources served, over every knowledge base")
     knowledge_bases: dict[str, KbState]
+    redis: RedisState | None = Field(None, description="Only when KBOT_REDIS_URL is set: this worker's view of Redis")
 
 
 class KbOut(BaseModel):
