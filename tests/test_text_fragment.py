@@ -90,7 +90,7 @@ def test_a_url_with_a_fragment_keeps_it_and_an_old_directive_is_replaced() -> No
 
 
 def test_query_strings_are_kept_as_they_are() -> None:
-    assert article_link("https://a.example/p?id=3&x=y", "Hi.") == "https://a.example/p?id=3&x=y#:~:text=Hi."
+    assert article_link("https://a.example/p?id=3&x=y", "Rest well.") == "https://a.example/p?id=3&x=y#:~:text=Rest%20well."
 
 
 @pytest.mark.parametrize("url", ["", "javascript:alert(1)", "data:text/html,hi", "ftp://a.example/x", "//a.example"])
