@@ -240,3 +240,11 @@ def test_evidence_reports_the_signals_rounded() -> None:
     found = _retrieval(1, 0.123456, 0.5)
     assert evidence(found) == {"top_dense": 0.1235, "top_passage": 0.6, "coverage": 0.5, "top_score": 0.7}
     assert evidence(_retrieval(0))["top_score"] == 0.0
+
+
+def test_a_quote_links_into_its_article_only_when_its_source_has_a_url() -> None:
+    selections = [_selection("b", *_span("b", B_TEXT)), _selection("a", *_span("a", "It blocks NMDA receptors."))]
+    linked, unlinked = compose.answered("q", selections, DOCUMENTS, NOTICE).quotes
+    assert linked.link == "https://b.example/k#:~:text=No%2C%20ketamine%20is%20not%20an%20opioid."
+    assert linked.to_dict()["link"] == linked.link
+    assert unlinked.link == "" and unlinked.to_dict()["link"] == ""

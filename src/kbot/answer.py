@@ -10,6 +10,7 @@ from kbot.domain import Answer, ClinicContact, Document, Quote, Resource, Source
 from kbot.logistics import contact_message
 from kbot.quotes import Selection, quote_text
 from kbot.retrieval import Retrieval
+from kbot.text_fragment import article_link
 
 NO_ANSWER_MESSAGE = "I could not find an answer to that in the articles I quote from, so I would rather not guess."
 DECLINED_MESSAGE = (
@@ -93,17 +94,10 @@ def answered(
         source_id = sel.sentences[0].source_id
         citation = citations.setdefault(source_id, len(citations) + 1)
         doc = documents[source_id]
+        text = quote_text(sel, documents)
+        link = article_link(doc.meta.url, text) if doc.meta.url else ""
         quotes.append(
-            Quote(
-                quote_text(sel, documents),
-                source_id,
-                doc.meta.file,
-                sel.start,
-                sel.end,
-                sel.candidate.score,
-                citation,
-                sel.also_in,
-            )
+            Quote(text, source_id, doc.meta.file, sel.start, sel.end, sel.candidate.score, citation, sel.also_in, link)
         )
     for sel in selections:  # a source that only says the same thing as a quote is listed too, after the quoted ones
         for source_id in sel.also_in:

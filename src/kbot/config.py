@@ -118,6 +118,11 @@ class Settings(BaseSettings):
     trust_forwarded_for: bool = Field(
         False, description="Take the client address from X-Forwarded-For (behind a proxy)"
     )
+    redis_url: str | None = Field(
+        None,
+        pattern=r"^rediss?://[^\s]+$",
+        description="Redis for rate limits and the answer cache shared by every worker and replica (redis://...)",
+    )
     log_questions: bool = Field(False, description="Log question text (health information: see README)")
     cache_size: int = Field(1024, description="Answers to repeated questions kept in memory")
     batch_wait_ms: float = Field(2.0, description="How long a question waits for others to share one model call")

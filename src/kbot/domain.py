@@ -127,6 +127,7 @@ class Quote:
     score: float
     citation: int
     also_in: tuple[str, ...] = ()  # ids of other sources that say nearly the same thing
+    link: str = ""  # the source's URL with a text fragment that points at the quote; "" when it has no URL
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -138,6 +139,7 @@ class Quote:
             "score": round(self.score, 4),
             "citation": self.citation,
             "also_in": list(self.also_in),
+            "link": self.link,
         }
 
 

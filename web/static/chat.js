@@ -423,7 +423,8 @@
         el("span", { className: "kbot-quote-publisher" }, String(source.publisher || "")),
         alsoIn(quote, byId, sourceAnchor),
         el("button", { type: "button", className: "kbot-context-btn", "aria-expanded": "false", "aria-controls": contextId },
-          "Show in context"));
+          "Show in context"),
+        articleLink(quote));
       const context = el("div", { className: "kbot-context", id: contextId, hidden: true });
       const [words, definitions] = withTerms(String(quote.text || ""), answer.glossary, "kbot-term-" + turnId + "-" + i);
       const figure = el("figure", { className: "kbot-quote" },
@@ -478,6 +479,15 @@
     }
     paragraph.append(text.slice(at));
     return [paragraph, definitions];
+  }
+
+  // The article's own page, scrolled to the quote by a text fragment (the API's quote.link); none without a URL.
+  function articleLink(quote) {
+    const url = safeHttpUrl(quote.link);
+    return url
+      ? el("a", { className: "kbot-article-link", href: url, target: "_blank", rel: "noopener noreferrer" },
+        "Read it in the article", el("span", { className: "visually-hidden" }, " (opens in a new tab)"))
+      : null;
   }
 
   function alsoIn(quote, byId, sourceAnchor) {

@@ -35,12 +35,14 @@ from kbot.api.security import (
     API_KEY_HEADER,
     Decision,
     KeyChecker,
+    Limiter,
     RateLimiter,
     caller_id,
     client_address,
     load_api_keys,
     load_key_scopes,
 )
+from kbot.api.shared import SharedState
 from kbot.api.strict_json import DUPLICATE_FIELD, StrictJsonRoute
 from kbot.config import Settings
 from kbot.domain import Answer, new_answer_id
@@ -82,8 +84,9 @@ class Runtime:
 
     settings: Settings
     keys: KeyChecker
-    limiter: RateLimiter
+    limiter: Limiter
     scopes: dict[str, frozenset[str]] = field(default_factory=dict)  # keys limited to some knowledge bases
+    shared: SharedState | None = None  # rate limits and answers shared through Redis (KBOT_REDIS_URL)
     service: "KbotService | None" = None
     asker: CachedAsker | None = None
     load_error: ApiError | None = None
@@ -95,7 +98,7 @@ class Runtime:
             service.ask_batch, max_batch=self.settings.batch_max, wait_ms=self.settings.batch_wait_ms
         )
         batcher.start()
-        self.asker = CachedAsker(batcher, self.settings.cache_size)
+        self.asker = CachedAsker(batcher, self.settings.cache_size, self.shared.cache if self.shared else None)
         self.service = service
 
     def ready(self) -> tuple["KbotService", CachedAsker]:
@@ -164,11 +167,13 @@ def unavailable_reason(exc: KbotError) -> str:
 def create_app(settings: Settings, service: "KbotService | None" = None, *, loader: Loader | None = None) -> FastAPI:
     """The API. With ``service`` (tests), it is used as is; else the lifespan loads one with ``loader``
     (``KbotService.load`` by default) in a thread, so /healthz answers meanwhile and /readyz says 503 until done."""
+    shared = SharedState.connect(settings, settings.redis_url) if settings.redis_url else None
     runtime = Runtime(
         settings,
         KeyChecker(load_api_keys(settings)),
-        RateLimiter(settings.rate_limit_per_minute),
+        shared.limiter if shared else RateLimiter(settings.rate_limit_per_minute),
         load_key_scopes(settings),
+        shared,
     )
     if settings.log_questions:
         log.warning("KBOT_LOG_QUESTIONS is on: question text (patients' health information) will be logged")
@@ -332,7 +337,11 @@ def _health_routes(runtime: Runtime) -> APIRouter:
         return {"status": "ok"}
 
     @router.get(
-        "/readyz", response_model=s.Ready, responses=s.READY_RESPONSES, summary="The model and index are loaded"
+        "/readyz",
+        response_model=s.Ready,
+        response_model_exclude_unset=True,  # `redis` only when KBOT_REDIS_URL is set
+        responses=s.READY_RESPONSES,
+        summary="The model and index are loaded",
     )
     async def readyz() -> dict[str, Any]:
         service, _ = runtime.ready()
@@ -351,13 +360,10 @@ def _health_routes(runtime: Runtime) -> APIRouter:
                 503, "no_knowledge_base", "No knowledge base can answer yet; the server log says why", fix="kbot ingest"
             )
         status = "ready" if len(ready) == len(states) else "degraded"
-        store = runtime.store.health() if runtime.store is not None else None
-        return {
-            "status": status,
-            "sources": sum(s["sources"] for s in states.values()),
-            "knowledge_bases": states,
-            "store": store,
-        }
+        body: dict[str, Any] = {"status": status, "sources": sum(st["sources"] for st in states.values())}
+        body["knowledge_bases"] = states
+        body["store"] = runtime.store.health() if runtime.store is not None else None
+        return body | ({"redis": runtime.shared.health.state()} if runtime.shared else {})
 
     for path, probe in (("/healthz", healthz), ("/readyz", readyz)):  # HEAD too: uptime checks use it
         router.add_api_route(path, probe, methods=["HEAD"], include_in_schema=False)
@@ -381,7 +387,7 @@ def _guard(runtime: Runtime, *, crisis_first: bool = False) -> Callable[..., Any
         peer = request.client.host if request.client else None
         address = client_address(peer, request.headers.get("x-forwarded-for"), settings.trust_forwarded_for)
         request.state.caller = caller_id(x_api_key if valid else None, address)
-        decision = runtime.limiter.hit(request.state.caller)
+        decision = await runtime.limiter.acquire(request.state.caller)
         if not decision.allowed:
             refusal = _rate_limited(settings, decision, per_key=valid)
             if not crisis_first:
@@ -436,7 +442,7 @@ def _v1_routes(runtime: Runtime) -> APIRouter:
         if settings.log_questions:
             request.state.question = question
         try:
-            kb = runtime.kb(request, body.kb).name  # type: ignore[attr-defined]
+            kb = runtime.kb(request, body.kb)  # type: ignore[attr-defined]
         except ApiError:  # loading, or the knowledge base cannot answer: a crisis still gets the help lines
             from kbot.service import fallback_crisis
 
@@ -445,7 +451,7 @@ def _v1_routes(runtime: Runtime) -> APIRouter:
                 raise
             answer, cached = crisis, False
         else:
-            answer, cached = await _answer(request, question, kb)
+            answer, cached = await _answer(request, question, kb.name, kb.build)
         request.state.outcome = answer.status.value
         request.state.cache = "hit" if cached else "miss"
         answer = dataclasses.replace(answer, answer_id=new_answer_id())  # each answer sent its own, cached or not
@@ -522,13 +528,13 @@ def _v1_routes(runtime: Runtime) -> APIRouter:
         ]
         return {"source": asdict(document.meta), "blocks": blocks}
 
-    async def _answer(request: Request, question: str, kb: str) -> tuple[Answer, bool]:
+    async def _answer(request: Request, question: str, kb: str, build: str) -> tuple[Answer, bool]:
         """The answer from ``kb`` and whether it came from the cache (each caller's own). A caller over the rate
         limit gets the crisis reply if their message is a crisis, and else the 429 the guard held back."""
         service, asker = runtime.ready()
         refusal: ApiError | None = getattr(request.state, "refusal", None)
         if refusal is None:
-            return await asker.ask(question, kb, caller=request.state.caller)
+            return await asker.ask(question, kb, caller=request.state.caller, build=build)
         crisis = service.crisis_answer(question, kb)
         if crisis is None:
             raise refusal

@@ -14,9 +14,12 @@ import dataclasses
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from kbot.domain import Answer
+
+if TYPE_CHECKING:
+    from kbot.api.shared import SharedAnswerCache
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -159,35 +162,46 @@ def _settle(future: asyncio.Future[Answer], outcome: Answer | BaseException) -> 
         future.set_result(outcome)
 
 
-_Key = tuple[str, str, str]  # (caller, knowledge base, normalised question)
+_Key = tuple[str, str, str, str]  # (caller, knowledge base, its build, normalised question)
 
 
 class CachedAsker:
-    """What the /v1/ask route calls: the LRU cache first, then a question already being answered, then a batch.
+    """What the /v1/ask route calls: the LRU cache first, then the cache shared through Redis (when there is one),
+    then a question already being answered, then a batch.
 
-    Both are kept per caller: a cached answer comes back in a fraction of a millisecond instead of tens, so a cache
+    All are kept per caller: a cached answer comes back in a fraction of a millisecond instead of tens, so a cache
     shared by every caller would tell anyone who times a question whether somebody else asked it lately."""
 
-    def __init__(self, batcher: MicroBatcher, cache_size: int) -> None:
+    def __init__(self, batcher: MicroBatcher, cache_size: int, shared: SharedAnswerCache | None = None) -> None:
         self.batcher = batcher
         self.cache: LRUCache[_Key, Answer] = LRUCache(cache_size)
+        self.shared = shared
         self._inflight: dict[_Key, asyncio.Future[Answer]] = {}
         self._generation = 0  # bumped by forget(): an answer begun before it is not cached after it
 
-    async def ask(self, question: str, kb: str, caller: str = "") -> tuple[Answer, bool]:
-        """The answer from knowledge base ``kb``, and whether it came from ``caller``'s own earlier questions."""
-        key = (caller, kb, normalise(question))
+    async def ask(self, question: str, kb: str, caller: str = "", build: str = "") -> tuple[Answer, bool]:
+        """The answer from knowledge base ``kb`` (serving ``build``), and whether it came from ``caller``'s own
+        earlier questions. The shared cache is keyed by ``build``: a new build never serves an old build's answer."""
+        key = (caller, kb, build, normalise(question))
         cached = self.cache.get(key)
         if cached is not None:
             return _as_asked(cached, question), True
+        shared = self.shared if build else None
+        shared_key = shared.key(caller, kb, build, key[3]) if shared is not None else ""
+        if shared is not None and (hit := await shared.get(shared_key)) is not None:
+            self.cache.put(key, hit)
+            return _as_asked(hit, question), True
         future = self._inflight.get(key)
+        generation = self._generation
+        owner = future is None
         if future is None:
             future = self.batcher.submit(question, kb)
             self._inflight[key] = future
-            generation = self._generation
             future.add_done_callback(lambda f: self._done(key, f, generation))
         # shield: a client that hangs up must not cancel the answer other requests are waiting for
         answer = await asyncio.shield(future)
+        if owner and shared is not None and generation == self._generation:
+            await shared.put(shared_key, answer)
         return _as_asked(answer, question), False
 
     def forget(self) -> None:

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictStr, create_model, fiel
 
 from kbot.knowledge_base import NAME_PATTERN
 from kbot.store import MAX_COMMENT_CHARS, Reason
+from kbot.text_fragment import article_link
 
 NOTICE_EXAMPLE = (
     "kbot only quotes published articles and is not medical advice. "
@@ -78,6 +79,10 @@ class QuoteOut(BaseModel):
     score: float
     citation: int = Field(ge=1, description="The [n] marker of the source in `sources`")
     also_in: list[str] = Field(description="Other sources that say nearly the same thing")
+    link: str = Field(
+        description="The article's web page at the quote: its source's `url` with a text fragment "
+        "(`#:~:text=start,end`) that scrolls to and highlights the quoted words; '' when the source has no URL"
+    )
 
 
 class SourceRefOut(BaseModel):
@@ -218,11 +223,19 @@ class KbState(BaseModel):
     error: str | None = Field(None, description="When unavailable: the error code (index_missing, index_stale...)")
 
 
+class RedisState(BaseModel):
+    status: Literal["ok", "unavailable"] = Field(
+        description="`unavailable`: this worker cannot reach Redis and limits and caches on its own meanwhile"
+    )
+    errors: int = Field(description="Calls to Redis that failed since this worker started")
+
+
 class Ready(BaseModel):
     status: Literal["ready", "degraded"] = Field(description="`degraded`: some knowledge base cannot answer")
     sources: int = Field(description="Number of sources served, over every knowledge base")
     knowledge_bases: dict[str, KbState]
     store: StoreState | None = Field(None, description="The database of answers and feedback, for this worker")
+    redis: RedisState | None = Field(None, description="Only when KBOT_REDIS_URL is set: this worker's view of Redis")
 
 
 class KbOut(BaseModel):
@@ -255,7 +268,7 @@ _SOURCE = {
     "file": "side-effects.md",
     "title": "Understanding side effects",
     "publisher": "Example Health",
-    "url": "",
+    "url": "https://health.example/side-effects",
     "updated": "",
     "kind": "editorial",
 }
@@ -275,6 +288,7 @@ ANSWER_EXAMPLE: dict[str, Any] = {
             "score": 0.81,
             "citation": 1,
             "also_in": ["after-your-treatment"],
+            "link": article_link(_SOURCE["url"], _QUOTE),
         }
     ],
     "sources": [{"citation": 1, **{k: _SOURCE[k] for k in ("id", "title", "publisher", "url", "updated")}}],

@@ -1,7 +1,8 @@
 """Who is calling, and may they: per-clinic API keys and per-caller rate limits.
 
-Both are in-process: with several workers each process keeps its own counters, so the effective limit is up to
-``workers × rate_limit_per_minute`` (see the README).
+``RateLimiter`` is in-process: with several workers each process keeps its own counters, so the effective limit is
+up to ``workers × rate_limit_per_minute``. With ``KBOT_REDIS_URL`` set, ``kbot.api.shared`` keeps one count for every
+worker and replica instead (see the README's Several replicas).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from kbot.config import Settings
 from kbot.errors import KbotError
@@ -94,6 +96,14 @@ class Decision:
     retry_after: int = 0  # whole seconds until one more request is allowed
 
 
+class Limiter(Protocol):
+    """What the API's guard asks before a /v1/ request: the in-process limiter, or the one shared through Redis."""
+
+    per_minute: int
+
+    async def acquire(self, caller: str) -> Decision: ...
+
+
 @dataclass
 class _Bucket:
     tokens: float
@@ -120,6 +130,9 @@ class RateLimiter:
     @property
     def enabled(self) -> bool:
         return self.per_minute > 0
+
+    async def acquire(self, caller: str) -> Decision:
+        return self.hit(caller)
 
     def hit(self, caller: str) -> Decision:
         if not self.enabled:
