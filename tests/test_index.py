@@ -161,6 +161,8 @@ def test_crash_mid_build_leaves_the_old_index(built: Path, seeds_copy: Path, mon
     before = (built / "current").resolve()
 
     class Exploding(FakeEmbedder):
+        name = "fake-exploding"  # not the cached model's: every text is embedded again
+
         def embed(self, texts):  # type: ignore[no-untyped-def]
             raise RuntimeError("power cut")
 
