@@ -11,7 +11,8 @@ import pytest
 
 from kbot.embedding import Embedder, FakeEmbedder
 from kbot.errors import IndexCorrupt, IndexMissing, IndexStale
-from kbot.index import PIECE_DIMS, PIECES_VIEW, build_index, load_index, piece_basis, view_texts
+from kbot.index import PIECE_DIMS, PIECES_VIEW, build_index, load_index, view_texts
+from kbot.index_files import piece_basis
 
 SEEDS = Path(__file__).resolve().parents[1] / "seeds"
 

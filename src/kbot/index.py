@@ -3,6 +3,8 @@
 Each knowledge base has its own index folder, ``<KBOT_INDEX_DIR>/<kb name>/`` (``kb_index_dir``). Its layout::
 
     .lock                           held while a build runs, so that two ingests of one knowledge base never race
+    cache/embeddings.sqlite         every text's vectors by model (``embedding_cache.py``): a rebuild encodes only
+                                      the text that changed
     current -> builds/<stamp>/      a symlink, swapped atomically when a rebuild finishes
     builds/<stamp>/manifest.json    model, vector size, a SHA-256 of every source file and of every index file, counts
     builds/<stamp>/corpus.json      documents (metadata and blocks), sentences, passages
@@ -11,8 +13,8 @@ Each knowledge base has its own index folder, ``<KBOT_INDEX_DIR>/<kb name>/`` (`
     builds/<stamp>/context.npy        "heading. sentence", and the sentence with its neighbours in its block
     builds/<stamp>/window.npy
     builds/<stamp>/tokens.json      the word pieces of every sentence's "heading. sentence", one list per sentence,
-    builds/<stamp>/tokens.npy         their vectors one after another, in the PIECE_DIMS principal directions of all
-    builds/<stamp>/token_basis.npy    of them (memory-mapped), and those directions (model dim x PIECE_DIMS)
+    builds/<stamp>/tokens.npy         their vectors one after another (float16), in the PIECE_DIMS principal directions
+    builds/<stamp>/token_basis.npy    of all of them (memory-mapped), and those directions (model dim x PIECE_DIMS)
 
 A crash mid-build leaves ``current`` pointing at the old build. Loading checks the manifest against the sources and
 the model, and says what to run when the index is missing, corrupt or stale.
@@ -25,7 +27,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,16 +35,16 @@ from typing import Any
 
 import faiss
 import numpy as np
-import numpy.typing as npt
 
 from kbot.catalog import load_catalog
 from kbot.chunking import SentenceRow, make_passages, passage_context, sentence_rows
 from kbot.corpus import read_document
 from kbot.domain import Block, BlockKind, Document, Passage, Sentence, SourceMeta
-from kbot.embedding import Embedder, Encoded, Vectors, unit_rows
-from kbot.embedding_cache import EmbeddingCache, chunks
+from kbot.embedding import Embedder, Vectors
+from kbot.embedding_cache import EmbeddingCache
 from kbot.errors import IndexCorrupt, IndexMissing, IndexStale, IngestRunning
 from kbot.folder import read_source_text, sha256, source_hashes
+from kbot.index_files import save_rows, write_pieces
 
 FORMAT = 6  # 6: piece vectors stored as float16 (5: advertising sentences are withheld)
 FIX = "kbot ingest"
@@ -127,8 +129,8 @@ def _write_build(
     cache.fill([("encoded", texts[PIECES_VIEW]), *others, ("vectors", passage_texts)])
     for view in VIEWS:  # the pieces' view's vectors come from the same model call as its pieces
         vectors = (e.vector for e in cache.encoded(texts[view])) if view == PIECES_VIEW else cache.vectors(texts[view])
-        _save_rows(folder / f"{view}.npy", vectors, len(rows), embedder.dim, np.float32)
-    piece_count = _write_pieces(folder, cache, texts[PIECES_VIEW], embedder.dim)
+        save_rows(folder / f"{view}.npy", vectors, len(rows), embedder.dim, np.float32)
+    piece_count = write_pieces(folder, cache, texts[PIECES_VIEW], PIECE_DIMS)
     passage_vectors = np.zeros((len(passages), embedder.dim), dtype=np.float32)
     for row, vector in enumerate(cache.vectors(passage_texts)):
         passage_vectors[row] = vector
@@ -160,70 +162,6 @@ def _write_build(
         },
     }
     (folder / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
-
-
-def _save_rows(path: Path, rows: Iterable[Vectors], n: int, dim: int, dtype: type[np.floating]) -> None:
-    """Write n rows of dim values to a .npy file one by one, never holding them all in memory."""
-    if not n:
-        np.save(path, np.zeros((0, dim), dtype=dtype))
-        return
-    out = np.lib.format.open_memmap(path, mode="w+", dtype=dtype, shape=(n, dim))
-    for i, row in enumerate(rows):
-        out[i] = row
-    out.flush()
-
-
-def _piece_chunks(cache: EmbeddingCache, texts: Sequence[str]) -> Iterator[tuple[list[Encoded], Vectors]]:
-    """The texts' encodings CHUNK at a time, with their piece vectors gathered as one float32 array."""
-    for chunk in chunks(texts):
-        encoded = list(cache.encoded(chunk))
-        pieces = [e.piece_vectors for e in encoded]
-        yield encoded, np.concatenate(pieces) if pieces else np.zeros((0, cache.dim), dtype=np.float32)
-
-
-def _write_pieces(folder: Path, cache: EmbeddingCache, texts: Sequence[str], dim: int) -> int:
-    """tokens.json, token_basis.npy and tokens.npy (float16), in two passes over the cache; the number of pieces.
-
-    The basis comes from the pieces' Gram matrix (dim x dim), gathered chunk by chunk: the same directions as an SVD
-    of all the pieces at once, without holding them all."""
-    gram, count = np.zeros((dim, dim), dtype=np.float64), 0
-    with (folder / "tokens.json").open("w", encoding="utf-8") as out:
-        out.write("[")
-        for i, (encoded, pieces) in enumerate(_piece_chunks(cache, texts)):  # each chunk holds at least one text
-            out.write(("," if i else "") + ",".join(json.dumps(list(e.pieces), ensure_ascii=False) for e in encoded))
-            gram += pieces.T @ pieces
-            count += len(pieces)
-        out.write("]")
-    basis = basis_from_gram(gram, min(PIECE_DIMS, count))
-    np.save(folder / "token_basis.npy", basis)
-    projected = (unit_rows(p @ basis).astype(np.float16) for _, pieces in _piece_chunks(cache, texts) for p in [pieces])
-    _save_block_rows(folder / "tokens.npy", projected, count, basis.shape[1])
-    return count
-
-
-def _save_block_rows(path: Path, blocks: Iterable[npt.NDArray[np.float16]], n: int, dim: int) -> None:
-    if not n:
-        np.save(path, np.zeros((0, dim), dtype=np.float16))
-        return
-    out, start = np.lib.format.open_memmap(path, mode="w+", dtype=np.float16, shape=(n, dim)), 0
-    for block in blocks:
-        out[start : start + len(block)] = block
-        start += len(block)
-    out.flush()
-
-
-def basis_from_gram(gram: npt.NDArray[np.float64], dims: int) -> Vectors:
-    """The ``dims`` directions that keep most of the vectors whose Gram matrix (X.T @ X) this is, as columns: its top
-    eigenvectors, each signed so that its largest entry is positive (the same build gives the same basis)."""
-    values, vectors = np.linalg.eigh(gram)
-    top = vectors[:, np.argsort(values)[::-1][:dims]]
-    signs = np.sign(top[np.abs(top).argmax(axis=0), np.arange(top.shape[1])])
-    return np.ascontiguousarray(top * np.where(signs == 0, 1.0, signs), dtype=np.float32)
-
-
-def piece_basis(vectors: Vectors, dims: int) -> Vectors:
-    """The ``dims`` directions that keep most of ``vectors`` (top right-singular vectors), as columns."""
-    return basis_from_gram(vectors.T.astype(np.float64) @ vectors, min(dims, len(vectors)))
 
 
 def build_index(seeds_dir: Path, index_dir: Path, embedder: Embedder, passage_sentences: int = 3) -> dict[str, Any]:
