@@ -85,6 +85,14 @@ def test_the_cache_keeps_only_what_the_last_build_used(kb: Path, tmp_path: Path)
     assert (tmp_path / "index" / CACHE_FILE).is_file()
 
 
+def test_a_damaged_cache_is_started_again(kb: Path, tmp_path: Path) -> None:
+    (tmp_path / "index" / CACHE_FILE).parent.mkdir(parents=True)
+    (tmp_path / "index" / CACHE_FILE).write_bytes(b"not a database at all" * 100)
+    build_index(kb, tmp_path / "index", FakeEmbedder())
+    assert load_index(tmp_path / "index", kb, FakeEmbedder.name).passages
+    assert _cached_keys(tmp_path / "index")
+
+
 def _cached_keys(index_dir: Path) -> set[bytes]:
     with sqlite3.connect(index_dir / CACHE_FILE) as db:
         return {k for (k,) in db.execute("SELECT key FROM vectors UNION ALL SELECT key FROM encoded")}

@@ -48,8 +48,11 @@ class EmbeddingCache:
     def __init__(self, index_dir: Path, embedder: Embedder) -> None:
         path = index_dir / CACHE_FILE
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path)
-        self._db.executescript(_SCHEMA)
+        try:
+            self._db = _open(path)
+        except sqlite3.DatabaseError:  # a damaged cache is only lost time: start it again
+            path.unlink()
+            self._db = _open(path)
         self._embedder = embedder
         self.dim = embedder.dim
 
@@ -124,6 +127,16 @@ class EmbeddingCache:
         for kind in KINDS:
             self._db.execute(f"DELETE FROM {kind} WHERE key NOT IN (SELECT key FROM used)")
         self._db.commit()
+
+
+def _open(path: Path) -> sqlite3.Connection:
+    db = sqlite3.connect(path)
+    try:
+        db.executescript(_SCHEMA)
+    except sqlite3.DatabaseError:
+        db.close()
+        raise
+    return db
 
 
 def _encoded_row(e: Encoded) -> tuple[bytes, str, bytes]:
