@@ -69,8 +69,9 @@ def ingest(src: Path, kb: Path, index: Path) -> dict[str, float]:
     peak = usage.ru_maxrss  # KB on Linux
     sentences = json.loads((index / "default" / "current" / "manifest.json").read_text())["counts"]["sentences"]
     size = sum(f.stat().st_size for f in index.rglob("*") if f.is_file())
+    cache = sum(f.stat().st_size for f in index.rglob("cache/*") if f.is_file())  # the embedding cache, if any
     return {"wall_s": wall, "sentences_per_s": sentences / wall, "peak_rss_mb": peak / 1024,
-            "index_mb": size / 1e6, "sentences": sentences}  # fmt: skip
+            "index_mb": size / 1e6, "cache_mb": cache / 1e6, "sentences": sentences}  # fmt: skip
 
 
 def measure(src: Path, kb_template: Path, repeat: int) -> dict[str, dict[str, float]]:
@@ -109,7 +110,7 @@ def main(argv: list[str] | None = None) -> None:
     for label, runs in results.items():
         for run, m in runs.items():
             print(f"| {label} | {run} | {m['sentences']:.0f} | {m['wall_s']:.1f} | {m['sentences_per_s']:.1f} "
-                  f"| {m['peak_rss_mb']:.0f} | {m['index_mb']:.1f} |")  # fmt: skip
+                  f"| {m['peak_rss_mb']:.0f} | {m['index_mb']:.1f} | {m['cache_mb']:.1f} |")  # fmt: skip
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
 
