@@ -11,7 +11,7 @@ import pytest
 
 from kbot.catalog import load_catalog
 from kbot.chunking import sentence_rows
-from kbot.clean import explain, line_rule, mark_furniture, promotional_sentence, rules
+from kbot.clean import explain, line_rule, mark_furniture, promotional_sentence, rules, signals
 from kbot.corpus import parse_blocks, read_document
 from kbot.domain import Block, BlockKind, Document, SourceMeta
 from kbot.index import read_corpus
@@ -320,6 +320,26 @@ def test_explain_shows_what_is_kept_and_dropped() -> None:
     assert any("KEPT" in line and "Despite growing clinical use" in line for line in lines)
     assert "§ Why This Distinction Matters" in listing
     assert any(line.split()[0] == "100" and "newsletter" in line for line in lines if line.strip())  # file line numbers
+
+
+# Prose that opens with "Contact" (NIDDK's list of causes of abdominal adhesions: "contact of internal tissues with
+# foreign materials") once counted as a promotion signal, and its one-paragraph section was dropped whole.
+CAUSES = """\
+Causes
+
+Abdominal surgery is the most frequent cause of abdominal adhesions. Surgery-related causes include
+
+- cuts involving internal organs
+- contact of internal tissues with foreign materials, such as gauze, surgical gloves, and stitches
+"""
+
+
+def test_contact_in_prose_is_no_promotion_signal() -> None:
+    meta = SourceMeta(id="z", file="z.md", title="Abdominal Adhesions", publisher="NIDDK")
+    blocks = mark_furniture(parse_blocks(CAUSES, meta, markdown=True), meta)
+    assert [b.dropped for b in blocks] == ["", "", "", ""]
+    pitch = "Contact Sunrise Wellness for an appointment"
+    assert signals(Block(0, BlockKind.PARAGRAPH, 0, len(pitch), pitch), meta) >= 1
 
 
 # --- advertising sentences inside prose ---------------------------------------------------------------------------

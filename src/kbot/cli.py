@@ -1,4 +1,5 @@
-"""kbot's command line: ingest, ask, sources, kbs, import, serve, eval, calibrate. Errors: a message and exit code 2.
+"""kbot's command line: ingest, ask, sources, kbs, import, medquad, serve, eval, calibrate. Errors: a message and exit
+code 2.
 
 Every command that reads articles takes ``--kb NAME`` (the knowledge base; ``default`` is seeds/); ``kbot ingest``
 without it builds every configured knowledge base."""
@@ -229,6 +230,24 @@ def import_pages(
         )
     if failed:
         raise typer.Exit(2)
+
+
+@app.command()
+@friendly_errors
+def medquad(
+    source: Annotated[Path, typer.Argument(help="MedQuAD's folder, or its documents.jsonl.gz")],
+    out: Annotated[Path, typer.Option("--out", help="Folder to write the knowledge base to: new or empty")],
+    split: Annotated[list[str] | None, typer.Option(help="Only this split (train, dev, test); repeat for more")] = None,
+    site: Annotated[
+        list[str] | None, typer.Option("--source", help="Only this site (GHR, GARD...); repeatable")
+    ] = None,
+    limit: Annotated[int | None, typer.Option(help="At most this many documents, spread evenly by id")] = None,
+    force: Annotated[bool, typer.Option(help="Replace a knowledge base kbot medquad wrote in --out before")] = False,
+) -> None:
+    """Turn MedQuAD's NIH consumer-health documents into a knowledge base folder, one article per document."""
+    from kbot.medquad import convert
+
+    typer.echo(convert(source, out, split or (), site or (), limit, force).report())
 
 
 @app.command()

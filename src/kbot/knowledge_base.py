@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,7 +29,8 @@ from kbot.safety import SafetyGate, Verdict, order_help_lines
 from kbot.safety_rules import rules_in
 
 DEFAULT_KB = "default"
-_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
+NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,39}$"  # a knowledge base's name: also the API's check of "kb" and ?kb=
+_NAME = re.compile(NAME_PATTERN)
 # Used only when a knowledge base has no abstention.toml: what `kbot calibrate` chose for the first knowledge base
 # before word pieces joined retrieval. A starting point, not a calibration: run `kbot calibrate --kb NAME`.
 DEFAULT_ABSTENTION = Abstention(min_dense=0.68, min_coverage=0.53, min_dense_with_coverage=0.25)
@@ -82,7 +84,7 @@ def load_profile(folder: Path) -> Profile:
 def configured(settings: Settings) -> dict[str, Path]:
     """Every configured knowledge base's folder by name: ``default`` (KBOT_SEEDS_DIR) and KBOT_KNOWLEDGE_BASES."""
     folders = {DEFAULT_KB: settings.seeds_dir, **settings.knowledge_bases}
-    bad = [name for name in folders if not _NAME.fullmatch(name)]
+    bad = [name for name in folders if not _NAME.match(name)]
     if bad:
         raise InvalidSettings(
             f"KBOT_KNOWLEDGE_BASES: {', '.join(map(repr, bad))} is not a usable name. Use lower-case letters, digits, "
@@ -99,6 +101,11 @@ def folder_of(settings: Settings, name: str) -> Path:
             "name one of those, or add it to KBOT_KNOWLEDGE_BASES",
         )
     return folders[name]
+
+
+def as_resources(lines: Iterable[HelpLine]) -> tuple[Resource, ...]:
+    """Help lines as an answer carries them."""
+    return tuple(Resource(h.name, h.action, h.phone, h.sms) for h in lines)
 
 
 def load_abstention(folder: Path, settings: Settings) -> Abstention:
@@ -151,11 +158,11 @@ class KnowledgeBase:
     @property
     def resources(self) -> tuple[Resource, ...]:
         """Its help lines in their configured order (beside an answer about an emergency)."""
-        return tuple(Resource(h.name, h.action, h.phone, h.sms) for h in self.lines)
+        return as_resources(self.lines)
 
     def help_lines(self, verdict: Verdict) -> tuple[Resource, ...]:
         """Every help line, those for the verdict's emergency first (a crisis reply)."""
-        return tuple(Resource(h.name, h.action, h.phone, h.sms) for h in order_help_lines(self.lines, verdict))
+        return as_resources(order_help_lines(self.lines, verdict))
 
     @property
     def build(self) -> str:

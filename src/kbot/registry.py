@@ -35,6 +35,10 @@ class KbStatus:
     built_at: str
     error: KbotError | None = None
 
+    @property
+    def ready(self) -> bool:
+        return bool(self.build) and self.error is None
+
 
 class Registry:
     def __init__(

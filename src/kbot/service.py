@@ -20,7 +20,7 @@ from kbot.domain import Answer, Resource
 from kbot.embedding import Embedder, Encoded, load_embedder
 from kbot.errors import IndexMissing, InvalidQuestion
 from kbot.index import build_index, current_build, kb_index_dir
-from kbot.knowledge_base import DEFAULT_KB, KnowledgeBase, configured
+from kbot.knowledge_base import DEFAULT_KB, KnowledgeBase, as_resources, configured
 from kbot.quotes import QuoteSelector
 from kbot.registry import Registry
 from kbot.safety import SafetyGate, order_help_lines
@@ -139,7 +139,7 @@ def fallback_crisis(question: str, settings: Settings) -> Answer | None:
     if verdict is None or verdict.kind != "crisis":
         return None
     lines = order_help_lines(settings.help_lines, verdict)
-    return compose.crisis(text, tuple(Resource(h.name, h.action, h.phone, h.sms) for h in lines), settings.notice)
+    return compose.crisis(text, as_resources(lines), settings.notice)
 
 
 def suggestions(base: KnowledgeBase, vector: np.ndarray, count: int = 3) -> list[str]:

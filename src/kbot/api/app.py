@@ -259,11 +259,12 @@ async def _load(runtime: Runtime, loader: Loader) -> None:
 
 def _warm_up(service: "KbotService", batch_max: int) -> None:
     """The first model calls are slow (lazy initialisation, first use of each batch size): pay for them now, with one
-    question per knowledge base and then a full batch of its own questions, not on the first patients' questions."""
-    for kb in service.registry.loaded():
+    question per knowledge base and then, once, a full batch of the first one's questions (batch sizes are the model's,
+    not a knowledge base's), not on the first patients' questions."""
+    for i, kb in enumerate(service.registry.loaded()):
         questions = [*kb.profile.starters, *(r.text for r in kb.index.sentences if r.is_question)]
         service.ask(questions[0] if questions else WARM_UP_FALLBACK, kb.name)
-        if len(questions) > 1 and kb is service.registry.loaded()[0]:
+        if i == 0 and len(questions) > 1:
             burst = questions[:batch_max]
             service.ask_batch(burst, [kb.name] * len(burst))
 
@@ -302,7 +303,7 @@ def _health_routes(runtime: Runtime) -> APIRouter:
         service, _ = runtime.ready()
         states = {
             s.name: {
-                "status": "unavailable" if s.error or not s.build else "ready",
+                "status": "ready" if s.ready else "unavailable",
                 "sources": s.sources,
                 "build": s.build,
                 "error": error_code(s.error) if s.error else None,
@@ -421,7 +422,7 @@ def _v1_routes(runtime: Runtime) -> APIRouter:
                     "name": st.name,
                     "title": st.title,
                     "sources": st.sources,
-                    "status": "ready" if st.build and not st.error else "unavailable",
+                    "status": "ready" if st.ready else "unavailable",
                     "build": st.build,
                     "built_at": st.built_at,
                 }

@@ -10,12 +10,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, create_model, field_validator
 
+from kbot.knowledge_base import NAME_PATTERN
+
 NOTICE_EXAMPLE = (
     "kbot only quotes published articles and is not medical advice. "
     "Please consult a clinician about your own health and treatment."
 )
 QUESTION_EXAMPLE = "What are the side effects?"
-KB_NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,39}$"
+KB_NAME_PATTERN = NAME_PATTERN
 
 
 class AskRequestBase(BaseModel):
