@@ -8,10 +8,11 @@ Each knowledge base has its own index folder, ``<KBOT_INDEX_DIR>/<kb name>/`` (`
     current -> builds/<stamp>/      a symlink, swapped atomically when a rebuild finishes
     builds/<stamp>/manifest.json    model, vector size, a SHA-256 of every source file and of every index file, counts
     builds/<stamp>/corpus.json      documents (metadata and blocks), sentences, passages
-    builds/<stamp>/passages.faiss   a flat inner-product index of passage vectors (memory-mapped when loaded)
+    builds/<stamp>/passages.faiss   an inner-product index of passage vectors (ann.py; memory-mapped when loaded)
     builds/<stamp>/sentences.npy    sentence vectors, three views (memory-mapped when loaded): the sentence alone,
     builds/<stamp>/context.npy        "heading. sentence", and the sentence with its neighbours in its block
     builds/<stamp>/window.npy
+    builds/<stamp>/<view>.faiss     per view, its quotable sentences' vectors, indexed to propose candidates (ann.py)
     builds/<stamp>/tokens.json      the word pieces of every sentence's "heading. sentence", one list per sentence,
     builds/<stamp>/tokens.npy         their vectors one after another (float16), in the PIECE_DIMS principal directions
     builds/<stamp>/token_basis.npy    of all of them (memory-mapped), and those directions (model dim x PIECE_DIMS)
@@ -33,9 +34,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import faiss
 import numpy as np
 
+from kbot import ann
 from kbot.catalog import load_catalog
 from kbot.chunking import SentenceRow, make_passages, passage_context, sentence_rows
 from kbot.corpus import read_document
@@ -46,7 +47,7 @@ from kbot.errors import IndexCorrupt, IndexMissing, IndexStale, IngestRunning
 from kbot.folder import read_source_text, sha256, source_hashes
 from kbot.index_files import save_rows, write_pieces
 
-FORMAT = 6  # 6: piece vectors stored as float16 (5: advertising sentences are withheld)
+FORMAT = 7  # 7: a FAISS index per view proposes candidates (6: piece vectors as float16; 5: advertising withheld)
 FIX = "kbot ingest"
 VIEWS = ("sentences", "context", "window")
 PIECES_VIEW = "context"  # the view whose word pieces are kept for matching a question's pieces
@@ -54,7 +55,8 @@ PIECES_VIEW = "context"  # the view whose word pieces are kept for matching a qu
 # 384 dimensions (0.63; 64 lose half a point), for a third of the memory and of the matching time.
 PIECE_DIMS = 128
 _DATA_FILES = (
-    "corpus.json", "passages.faiss", *(f"{v}.npy" for v in VIEWS), "tokens.json", "tokens.npy", "token_basis.npy"
+    "corpus.json", "passages.faiss", *(f"{v}.npy" for v in VIEWS), *(f"{v}.faiss" for v in VIEWS),
+    "tokens.json", "tokens.npy", "token_basis.npy",
 )  # fmt: skip
 
 
@@ -66,6 +68,7 @@ class Index:
     passages: list[Passage]
     passage_index: Any  # faiss.Index
     views: dict[str, Vectors]  # one row per sentence, for each of VIEWS
+    view_indexes: dict[str, Any]  # for each of VIEWS, a faiss.Index of its quotable rows (ann.py)
     pieces: list[tuple[str, ...]]  # each sentence's word pieces in its PIECES_VIEW text
     piece_vectors: Vectors  # their contextual vectors, sentence after sentence, in the basis below, unit length
     piece_basis: Vectors  # (model dim, PIECE_DIMS or fewer): project a question's piece vectors with it
@@ -130,13 +133,14 @@ def _write_build(
     for view in VIEWS:  # the pieces' view's vectors come from the same model call as its pieces
         vectors = (e.vector for e in cache.encoded(texts[view])) if view == PIECES_VIEW else cache.vectors(texts[view])
         save_rows(folder / f"{view}.npy", vectors, len(rows), embedder.dim, np.float32)
+    quotable = np.array([r.id for r in rows if r.quotable], dtype=np.int64)
+    for view in VIEWS:
+        ann.write(ann.build(np.load(folder / f"{view}.npy", mmap_mode="r"), quotable), folder / f"{view}.faiss")
     piece_count = write_pieces(folder, cache, texts[PIECES_VIEW], PIECE_DIMS)
     passage_vectors = np.zeros((len(passages), embedder.dim), dtype=np.float32)
     for row, vector in enumerate(cache.vectors(passage_texts)):
         passage_vectors[row] = vector
-    index = faiss.IndexFlatIP(embedder.dim)
-    index.add(passage_vectors)
-    faiss.write_index(index, str(folder / "passages.faiss"))
+    ann.write(ann.build(passage_vectors, np.arange(len(passages), dtype=np.int64)), folder / "passages.faiss")
     corpus = {
         "documents": [{"meta": asdict(d.meta), "blocks": [asdict(b) for b in d.blocks]} for d in documents],
         "sentences": [asdict(r) for r in rows],
@@ -290,8 +294,9 @@ def load_index(index_dir: Path, seeds_dir: Path, model: str) -> Index:
         rows = [SentenceRow(**{**r, "kind": BlockKind(r["kind"])}) for r in corpus["sentences"]]
         passages = [Passage(**{**p, "sentence_ids": tuple(p["sentence_ids"])}) for p in corpus["passages"]]
         documents = _attach_sentences(_documents(corpus, seeds_dir), rows)
-        passage_index = faiss.read_index(str(folder / "passages.faiss"), faiss.IO_FLAG_MMAP_IFC)
+        passage_index = ann.read(folder / "passages.faiss")
         views = {v: np.load(folder / f"{v}.npy", mmap_mode="r") for v in VIEWS}
+        view_indexes = {v: ann.read(folder / f"{v}.faiss") for v in VIEWS}
         pieces = [tuple(p) for p in json.loads((folder / "tokens.json").read_text(encoding="utf-8"))]
         piece_vectors = np.load(folder / "tokens.npy", mmap_mode="r")
         basis = np.load(folder / "token_basis.npy")
@@ -300,6 +305,10 @@ def load_index(index_dir: Path, seeds_dir: Path, model: str) -> Index:
     shapes_ok = all(v.shape == (len(rows), manifest["dim"]) for v in views.values()) and len(pieces) == len(rows)
     shapes_ok = shapes_ok and basis.ndim == 2 and basis.shape[0] == manifest["dim"]
     shapes_ok = shapes_ok and piece_vectors.shape == (sum(map(len, pieces)), basis.shape[1])
+    quotable = sum(r.quotable for r in rows)
+    shapes_ok = shapes_ok and all(i.ntotal == quotable for i in view_indexes.values())
     if passage_index.ntotal != len(passages) or not shapes_ok:
         raise IndexCorrupt(f"The index in {folder} does not fit together (vector and table sizes differ).", FIX)
-    return Index(manifest, documents, rows, passages, passage_index, views, pieces, piece_vectors, basis, folder)
+    return Index(
+        manifest, documents, rows, passages, passage_index, views, view_indexes, pieces, piece_vectors, basis, folder
+    )
