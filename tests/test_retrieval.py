@@ -192,7 +192,7 @@ def _features(retriever: Retriever, embedder: Embedder, question: str) -> dict[s
     return every
 
 
-@pytest.mark.parametrize("question", QUESTIONS[:4] + ["what are the side effects", "how long does it last"])
+@pytest.mark.parametrize("question", [*QUESTIONS[:4], "what are the side effects", "how long does it last"])
 def test_candidates_from_faiss_rank_as_scoring_every_sentence_does(
     index: Index, retriever: Retriever, fake_embedder: FakeEmbedder, question: str
 ) -> None:

@@ -98,9 +98,3 @@ def make_passages(rows: Sequence[SentenceRow], size: int) -> list[Passage]:
                 )
             )
     return passages
-
-
-def passage_context(passage: Passage, title: str) -> str:
-    """What is embedded for a passage: the article title, the section heading, then the sentences."""
-    heading = f"{title} — {passage.section}" if passage.section and passage.section != title else title
-    return f"{heading}\n{passage.text}"

@@ -38,10 +38,10 @@ import numpy as np
 
 from kbot import ann
 from kbot.catalog import load_catalog
-from kbot.chunking import SentenceRow, make_passages, passage_context, sentence_rows
+from kbot.chunking import SentenceRow, make_passages, sentence_rows
 from kbot.corpus import read_document
 from kbot.domain import Block, BlockKind, Document, Passage, Sentence, SourceMeta
-from kbot.embedding import Embedder, Vectors
+from kbot.embedding import Embedder, Vectors, unit_rows
 from kbot.embedding_cache import EmbeddingCache
 from kbot.errors import IndexCorrupt, IndexMissing, IndexStale, IngestRunning
 from kbot.folder import read_source_text, sha256, source_hashes
@@ -51,6 +51,10 @@ FORMAT = 7  # 7: a FAISS index per view proposes candidates (6: piece vectors as
 FIX = "kbot ingest"
 VIEWS = ("sentences", "context", "window")
 PIECES_VIEW = "context"  # the view whose word pieces are kept for matching a question's pieces
+# A passage's vector is the mean of its sentences' vectors in this view, not a model call of its own: passages held a
+# third of the text an ingest embedded, for a signal the ranking weighs 0 (eval/README.md) and the answer's evidence
+# shows ("top_passage").
+PASSAGE_VIEW = "context"
 # Piece vectors are kept in their top principal directions: on the calibration set support@1 is the same at 128 of
 # 384 dimensions (0.63; 64 lose half a point), for a third of the memory and of the matching time.
 PIECE_DIMS = 128
@@ -120,16 +124,22 @@ def view_texts(rows: Sequence[SentenceRow]) -> dict[str, list[str]]:
     }
 
 
+def passage_rows(vectors: Vectors, passages: Sequence[Passage]) -> Vectors:
+    """Each passage's vector: the normalised sum of its sentences' rows of ``vectors``."""
+    out = np.zeros((len(passages), vectors.shape[1]), dtype=np.float32)
+    for row, passage in enumerate(passages):
+        out[row] = np.asarray(vectors[list(passage.sentence_ids)], dtype=np.float32).sum(axis=0)
+    return unit_rows(out)
+
+
 def _write_build(
     folder: Path, seeds_dir: Path, documents: list[Document], embedder: Embedder, size: int, cache: EmbeddingCache
 ) -> None:
     rows = sentence_rows(documents)
     passages = make_passages(rows, size)
-    titles = {d.meta.id: d.meta.title for d in documents}
     texts = view_texts(rows)
-    passage_texts = [passage_context(p, titles[p.source_id]) for p in passages]
     others = [("vectors", texts[v]) for v in VIEWS if v != PIECES_VIEW]
-    cache.fill([("encoded", texts[PIECES_VIEW]), *others, ("vectors", passage_texts)])
+    cache.fill([("encoded", texts[PIECES_VIEW]), *others])
     for view in VIEWS:  # the pieces' view's vectors come from the same model call as its pieces
         vectors = (e.vector for e in cache.encoded(texts[view])) if view == PIECES_VIEW else cache.vectors(texts[view])
         save_rows(folder / f"{view}.npy", vectors, len(rows), embedder.dim, np.float32)
@@ -137,9 +147,7 @@ def _write_build(
     for view in VIEWS:
         ann.write(ann.build(np.load(folder / f"{view}.npy", mmap_mode="r"), quotable), folder / f"{view}.faiss")
     piece_count = write_pieces(folder, cache, texts[PIECES_VIEW], PIECE_DIMS)
-    passage_vectors = np.zeros((len(passages), embedder.dim), dtype=np.float32)
-    for row, vector in enumerate(cache.vectors(passage_texts)):
-        passage_vectors[row] = vector
+    passage_vectors = passage_rows(np.load(folder / f"{PASSAGE_VIEW}.npy", mmap_mode="r"), passages)
     ann.write(ann.build(passage_vectors, np.arange(len(passages), dtype=np.int64)), folder / "passages.faiss")
     corpus = {
         "documents": [{"meta": asdict(d.meta), "blocks": [asdict(b) for b in d.blocks]} for d in documents],
