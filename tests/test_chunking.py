@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from kbot.chunking import SentenceRow, make_passages, sentence_rows
+from kbot.chunking import SentenceRow, make_passages, sentence_rows, situated
 from kbot.domain import BlockKind, Document, Passage
 from kbot.index import read_corpus
 
@@ -226,3 +226,17 @@ def test_sections_and_sources_split_passages_even_when_rows_are_adjacent() -> No
 
 
 # ------------------------------------------------------------------------------------------- what is embedded
+
+
+def _under(i: int, source: str, section: str) -> SentenceRow:
+    return SentenceRow(i, source, 0, BlockKind.PARAGRAPH, section, 0, 1, "x")
+
+
+def test_a_heading_several_articles_share_is_led_by_its_articles_title() -> None:
+    rows = [_under(i, s, h) for i, (s, h) in enumerate(
+        [("a", "Symptoms"), ("b", "symptoms"), ("c", "Symptoms"), ("a", "What is A?"), ("b", "Causes"), ("c", "")]
+    )]  # fmt: skip
+    titles = {"a": "Acromegaly", "b": "Bronchitis", "c": "Croup"}
+    assert situated(rows, titles) == [
+        "Acromegaly: Symptoms", "Bronchitis: symptoms", "Croup: Symptoms", "What is A?", "Causes", ""
+    ]  # fmt: skip

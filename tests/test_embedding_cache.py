@@ -42,7 +42,9 @@ def kb(tmp_path: Path) -> Path:
 
 
 def _sentence_texts(kb: Path) -> set[str]:
-    return {t for texts in view_texts(sentence_rows(read_corpus(kb))).values() for t in texts}
+    documents = read_corpus(kb)
+    views = view_texts(sentence_rows(documents), {d.meta.id: d.meta.title for d in documents})
+    return {t for texts in views.values() for t in texts}
 
 
 def _data_files(build: Path) -> dict[str, bytes]:

@@ -61,7 +61,7 @@ def test_the_real_models_pieces_keep_most_of_their_length_in_the_kept_directions
     real_index_dir: Path, real_embedder: Embedder
 ) -> None:
     index = load_index(real_index_dir / "default", SEEDS, real_embedder.name)
-    texts = view_texts(index.sentences)[PIECES_VIEW][::10]
+    texts = view_texts(index.sentences, {k: d.meta.title for k, d in index.documents.items()})[PIECES_VIEW][::10]
     pieces = np.concatenate([e.piece_vectors for e in real_embedder.encode(texts)])
     kept = np.linalg.norm(pieces @ index.piece_basis, axis=1)  # 1.0 would be all of it
     assert kept.min() > 0.5 and np.median(kept) > 0.9

@@ -28,7 +28,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,7 +38,7 @@ import numpy as np
 
 from kbot import ann
 from kbot.catalog import load_catalog
-from kbot.chunking import SentenceRow, make_passages, sentence_rows
+from kbot.chunking import SentenceRow, make_passages, sentence_rows, situated
 from kbot.corpus import read_document
 from kbot.domain import Block, BlockKind, Document, Passage, Sentence, SourceMeta
 from kbot.embedding import Embedder, Vectors, unit_rows
@@ -107,8 +107,8 @@ def read_corpus(seeds_dir: Path) -> list[Document]:
 # ---------------------------------------------------------------- building
 
 
-def view_texts(rows: Sequence[SentenceRow]) -> dict[str, list[str]]:
-    """What is embedded for each sentence, in each view."""
+def view_texts(rows: Sequence[SentenceRow], titles: Mapping[str, str]) -> dict[str, list[str]]:
+    """What is embedded for each sentence, in each view. ``titles``: each article's title, by source id."""
 
     def text_in_block(i: int, r: SentenceRow) -> str:
         inside = 0 <= i < len(rows) and (rows[i].source_id, rows[i].block) == (r.source_id, r.block)
@@ -117,9 +117,13 @@ def view_texts(rows: Sequence[SentenceRow]) -> dict[str, list[str]]:
     window = [
         " ".join(t for t in (text_in_block(i - 1, r), r.text, text_in_block(i + 1, r)) if t) for i, r in enumerate(rows)
     ]
+    context = [
+        r.text if r.section in ("", r.text) else f"{where}. {r.text}"
+        for r, where in zip(rows, situated(rows, titles), strict=True)
+    ]
     return {
         "sentences": [r.text for r in rows],
-        "context": [f"{r.section}. {r.text}" if r.section and r.section != r.text else r.text for r in rows],
+        "context": context,
         "window": window,
     }
 
@@ -137,7 +141,7 @@ def _write_build(
 ) -> None:
     rows = sentence_rows(documents)
     passages = make_passages(rows, size)
-    texts = view_texts(rows)
+    texts = view_texts(rows, {d.meta.id: d.meta.title for d in documents})
     others = [("vectors", texts[v]) for v in VIEWS if v != PIECES_VIEW]
     cache.fill([("encoded", texts[PIECES_VIEW]), *others])
     for view in VIEWS:  # the pieces' view's vectors come from the same model call as its pieces

@@ -26,7 +26,7 @@ import Stemmer
 from bm25s.stopwords import STOPWORDS_EN_PLUS
 
 from kbot import ann
-from kbot.chunking import QUESTION_KINDS, SentenceRow
+from kbot.chunking import QUESTION_KINDS, SentenceRow, situated
 from kbot.embedding import Encoded, unit_rows
 from kbot.index import Index
 
@@ -168,7 +168,10 @@ class Retriever:
         rows = index.sentences
         self._quotable_ids = np.array([r.id for r in rows if r.quotable], dtype=np.int64)
         self._stemmer = Stemmer.Stemmer("english")
-        texts = [f"{r.section} {r.text}" if r.quotable else r.text for r in rows]
+        titles = {k: d.meta.title for k, d in index.documents.items()}
+        texts = [
+            f"{where} {r.text}" if r.quotable else r.text for r, where in zip(rows, situated(rows, titles), strict=True)
+        ]
         tokens = self._words(texts)  # one tokenisation for BM25, coverage and the queries, so their words agree
         postings: dict[str, list[int]] = {}  # stemmed word -> the sentences that contain it
         for i, words in enumerate(tokens):
