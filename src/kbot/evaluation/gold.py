@@ -3,9 +3,9 @@
 
 A question file is JSON Lines: one object per line with ``id``, ``question``, ``kind``, ``evidence`` (verbatim
 snippets of the seed articles that answer it), optional ``notes`` and an optional ``article`` (the file stem of the
-article that answers it, for a set made for a library an evaluated knowledge base may hold only part of). Blank lines are skipped. Every problem is
-reported as a ``GoldFileError`` (a ``KbotError``, so the CLI prints it plainly, and a ``ValueError``) that names the
-file and the line.
+article that answers it, for a set made for a library an evaluated knowledge base may hold only part of). Blank lines
+are skipped. Every problem is reported as a ``GoldFileError`` (a ``KbotError``, so the CLI prints it plainly, and a
+``ValueError``) that names the file and the line.
 """
 
 from __future__ import annotations

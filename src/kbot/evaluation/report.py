@@ -143,7 +143,8 @@ class Report:
         lines += ["| system | support@1 | support@3 | answered |", "|---|---|---|---|"]
         for name, figures in systems.items():
             a = figures.get("answerable", {})
-            lines.append(f"| {name} | {a.get('support_at_1', 0):.3f} | {a.get('support_at_3', 0):.3f} | {a.get('answered', 0):.3f} |")
+            cells = [a.get(key, 0.0) for key in ("support_at_1", "support_at_3", "answered")]
+            lines.append(f"| {name} | " + " | ".join(f"{v:.3f}" for v in cells) + " |")
         return [*lines, "", f"support@1 margin kbot − best baseline: **{self.support_margin:+.3f}**"]
 
     def _table(self, rows: list[tuple[str, dict[str, float]]]) -> str:

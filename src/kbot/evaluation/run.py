@@ -8,10 +8,18 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from kbot.config import Settings
 from kbot.catalog import load_catalog
+from kbot.config import Settings
 from kbot.evaluation.baseline import ChunkBaseline, DenseBaseline, SectionBaseline
-from kbot.evaluation.gold import BaselineName, GoldFileError, GoldItem, load_config, load_gold, load_targets, load_thresholds
+from kbot.evaluation.gold import (
+    BaselineName,
+    GoldFileError,
+    GoldItem,
+    load_config,
+    load_gold,
+    load_targets,
+    load_thresholds,
+)
 from kbot.evaluation.metrics import Outcome, first_support_rank
 from kbot.evaluation.report import Report, write_report
 from kbot.evaluation.safety_set import SAFETY_SET, measure_file

@@ -194,5 +194,7 @@ def typo(text: str, rng: random.Random) -> str:
     i = rng.choice(long)
     word = words[i]
     at = rng.randrange(1, len(word) - 1)
-    words[i] = word[:at] + word[at + 1] + word[at] + word[at + 2 :] if rng.random() < 0.5 else word[:at] + word[at + 1 :]
+    words[i] = (
+        word[:at] + word[at + 1] + word[at] + word[at + 2 :] if rng.random() < 0.5 else word[:at] + word[at + 1 :]
+    )
     return " ".join(words)
