@@ -3,17 +3,20 @@ margin gate, the [eval] table of a gold set's .toml, and skipping questions abou
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from kbot.answer import Abstention
+from kbot.config import Settings
 from kbot.embedding import FakeEmbedder
 from kbot.evaluation.baseline import SectionBaseline
 from kbot.evaluation.gold import GoldFileError, GoldItem, QualityThresholds, Thresholds, load_config, load_thresholds
 from kbot.evaluation.metrics import Outcome
 from kbot.evaluation.report import Report
-from kbot.evaluation.run import in_library
+from kbot.evaluation.run import in_library, run_evaluation
 
 ARTICLE = (
     "# Gutter ache\n\n## What is gutter ache?\n\nGutter ache is a pain.\n\nIt comes in spring.\n\n"
@@ -100,3 +103,26 @@ def test_questions_about_articles_the_library_lacks_are_skipped(folder: Path) ->
         GoldItem(id="n3", question="what is a gutter", kind="out_of_scope"),
     ]
     assert [i.id for i in in_library(items, folder)] == ["n1", "n3"]
+
+
+def test_no_abstention_answers_what_kbot_would_abstain_on(
+    make_settings: Callable[..., Settings], fake_index_dir: Path, tmp_path: Path
+) -> None:
+    gold = tmp_path / "set.jsonl"
+    rows = [
+        {"id": "q1", "question": "zebra violin harbour", "kind": "answerable", "evidence": ["Ketamine is"]},
+        {"id": "q2", "question": "roof rot causes", "kind": "answerable", "evidence": ["Rot."], "article": "absent"},
+    ]
+    gold.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
+    gold.with_suffix(".toml").write_text(
+        '[eval]\nbaselines = ["section"]\nsafety = false\n[thresholds]\nsupport_at_1 = 0\nsupport_at_3 = 0\n'
+        "faithfulness = 1\nnotice_rate = 1\nanswerable_answered = 1\nmin_support_at_1_margin_vs_best_baseline = -1\n",
+        encoding="utf-8",
+    )
+    settings = make_settings(index_dir=fake_index_dir, model_name=FakeEmbedder.name)
+    assert not run_evaluation(settings, gold, tmp_path / "on")  # abstains on nonsense: answered 0 < 1
+    assert run_evaluation(settings, gold, tmp_path / "off", abstain=False)
+    data = json.loads((tmp_path / "off" / "report.json").read_text(encoding="utf-8"))
+    assert data["skipped"] == 1 and data["kbot"]["answerable"]["answered"] == 1.0
+    assert data["abstention"]["in_use"]["min_dense"] == -1.0
+    assert list(data["baselines"]) == [] and data["baseline"]["answerable"]["questions"] == 1

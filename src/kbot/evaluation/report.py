@@ -234,8 +234,9 @@ def write_report(report: Report, out_dir: Path) -> None:
     data = {
         "kbot": report.kbot,
         "baseline": report.baseline,
-        **({"baselines": report.others, "skipped": report.skipped} if report.others else {}),
-        **({"support_at_1_margin": report.support_margin} if report.others else {}),
+        "baselines": report.others,  # beside the first ("baseline"), by name
+        "support_at_1_margin": report.support_margin if report.baseline else None,
+        "skipped": report.skipped,
         "support_at_1_ratio": report.support_ratio if report.baseline else None,
         "safety": report.safety,
         "specialties": report.specialties.figures if report.specialties else None,
