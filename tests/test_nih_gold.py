@@ -62,6 +62,13 @@ def test_short_answers_and_sentences_other_documents_say_are_not_evidence() -> N
     assert SHARED.strip() in next(q for q in alone if q.question == "Is Plumbing fever inherited ?").evidence
 
 
+def test_a_sentence_pages_about_the_same_topic_share_is_evidence() -> None:
+    ghr = _doc("GHR_9", "plumbing fever", ("symptoms", "What are the signs of plumbing fever ?", SYMPTOMS + "Also cold."))
+    items = gold_questions(named([PLUMBING]), [PLUMBING, ghr, OTHER])
+    symptoms = next(q for q in items if q.question == "What are the symptoms of Plumbing fever ?")
+    assert SYMPTOMS.strip() in symptoms.evidence
+
+
 def test_each_section_gets_its_template_and_patient_phrasings_reproducibly() -> None:
     items = gold_questions(named([PLUMBING]), [PLUMBING, OTHER])
     questions = [q.question for q in items]

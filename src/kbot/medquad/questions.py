@@ -2,9 +2,9 @@
 patient would type about it, with the section's own sentences, as its article writes them, as evidence.
 
 A section is asked about when its text answers its question: an answer of at least ``MIN_ANSWER_WORDS`` words that
-kbot may quote (not GHR's list of links), with at least one sentence that no other document says word for word
-("This condition is inherited in an autosomal recessive pattern..." is in hundreds of GHR articles, and a quote of it
-from another article would look like support). Those sentences are the evidence: each is verbatim in the converted
+kbot may quote (not GHR's list of links), with at least one sentence that no page about another topic says word for
+word, its topic's name aside ("This condition is inherited in an autosomal recessive pattern..." is in hundreds of GHR
+articles, and a quote of it from another article would look like support). Those sentences are the evidence: each is verbatim in the converted
 article file (``tests/test_nih_gold.py`` checks it), and the item names its article's file stem, so that an evaluation
 over a smaller library skips the items whose article it does not hold.
 
@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import random
 import re
-from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 
@@ -146,14 +145,16 @@ def _key(question: str) -> str:
 
 
 def _shared_sentences(library: Iterable[MedquadDocument]) -> set[str]:
-    """The sentences (cut roughly, at ". ") that two or more documents say word for word, but for their topic's
-    name ("The Human Phenotype Ontology provides the following list of signs and symptoms for {}.")."""
-    docs_saying: Counter[str] = Counter()
+    """The sentences that pages about two or more topics say word for word, but for their topic's name ("The Human
+    Phenotype Ontology provides the following list of signs and symptoms for {}."): furniture, not an answer. Two
+    pages about one topic (GARD's and GHR's) may say the same sentence: either answers a question about it."""
+    topics_saying: dict[str, set[str]] = {}
     for doc in library:
-        text = " ".join(w for sec in doc.sections for w in answer_words(sec.answer))
-        said = {_generic(s, doc.focus) for s in re.split(r"(?<=[.!?])\s+", text)}
-        docs_saying.update(said)
-    return {s for s, n in docs_saying.items() if n > 1}
+        topic = _norm(doc.focus)
+        for section in doc.sections:
+            for sentence in _sentences(section.answer):
+                topics_saying.setdefault(_generic(sentence, doc.focus), set()).add(topic)
+    return {s for s, topics in topics_saying.items() if len(topics) > 1}
 
 
 # ------------------------------------------------------------------------------------------------------ the patient
