@@ -63,7 +63,9 @@ def test_short_answers_and_sentences_other_documents_say_are_not_evidence() -> N
 
 
 def test_a_sentence_pages_about_the_same_topic_share_is_evidence() -> None:
-    ghr = _doc("GHR_9", "plumbing fever", ("symptoms", "What are the signs of plumbing fever ?", SYMPTOMS + "Also cold."))
+    ghr = _doc(
+        "GHR_9", "plumbing fever", ("symptoms", "What are the signs of plumbing fever ?", SYMPTOMS + "Also cold.")
+    )
     items = gold_questions(named([PLUMBING]), [PLUMBING, ghr, OTHER])
     symptoms = next(q for q in items if q.question == "What are the symptoms of Plumbing fever ?")
     assert SYMPTOMS.strip() in symptoms.evidence
@@ -147,5 +149,5 @@ def test_the_configs_measure_quality_beside_both_baselines(split: str) -> None:
     assert isinstance(gate, QualityThresholds) and isinstance(targets, QualityThresholds)
     assert targets.min_support_at_1_margin_vs_best_baseline == 0.10 and targets.answerable_answered == 0.90
     assert gate.faithfulness == 1.0 and gate.notice_rate == 1.0
-    for name, value in gate.model_dump().items():
-        assert value <= targets.model_dump()[name], name
+    for name, target in targets.model_dump(exclude_none=True).items():
+        assert gate.model_dump()[name] <= target, name

@@ -143,8 +143,8 @@ class QualityThresholds(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    support_at_1: float = Field(ge=0, le=1)
-    support_at_3: float = Field(ge=0, le=1)
+    support_at_1: float | None = Field(None, ge=0, le=1)  # optional: the margin over the baselines is the goal
+    support_at_3: float | None = Field(None, ge=0, le=1)
     faithfulness: float = Field(ge=0, le=1)
     notice_rate: float = Field(ge=0, le=1)
     answerable_answered: float = Field(ge=0, le=1)
