@@ -4,9 +4,9 @@ patient would type about it, with the section's own sentences, as its article wr
 A section is asked about when its text answers its question: an answer of at least ``MIN_ANSWER_WORDS`` words that
 kbot may quote (not GHR's list of links), with at least one sentence that no page about another topic says word for
 word, its topic's name aside ("This condition is inherited in an autosomal recessive pattern..." is in hundreds of GHR
-articles, and a quote of it from another article would look like support). Those sentences are the evidence: each is verbatim in the converted
-article file (``tests/test_nih_gold.py`` checks it), and the item names its article's file stem, so that an evaluation
-over a smaller library skips the items whose article it does not hold.
+articles, and a quote of it from another article would look like support). Those sentences are the evidence: each is
+verbatim in the converted article file (``tests/test_nih_gold.py`` checks it), and the item names its article's file
+stem, so that an evaluation over a smaller library skips the items whose article it does not hold.
 
 The patient's phrasings are made by rule from the section's kind and the document's focus ("x symptoms", "what causes
 x", "is x inherited", "x in kids" when the section speaks of children), lower case and without punctuation, some with
