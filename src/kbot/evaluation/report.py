@@ -138,8 +138,6 @@ class Report:
         """kbot and every baseline on the answerable questions: support@1, support@3, answered."""
         systems = {"kbot": self.kbot, "chunk baseline": self.baseline, **self.others}
         lines = ["## Side by side (answerable questions)", ""]
-        if self.skipped:
-            lines += [f"{self.skipped} questions skipped: their article is not in this knowledge base.", ""]
         lines += ["| system | support@1 | support@3 | answered |", "|---|---|---|---|"]
         for name, figures in systems.items():
             a = figures.get("answerable", {})
@@ -163,6 +161,8 @@ class Report:
         for name, figures in self.others.items():
             rows += [(f"{name} · {k}", v) for k, v in figures.items() if k in ("answerable", "overall")]
         lines = ["# kbot evaluation", "", self._table(rows), ""]
+        if self.skipped:
+            lines += [f"{self.skipped} questions skipped: their article is not in this knowledge base.", ""]
         if self.others:
             lines += [*self.side_by_side(), ""]
         elif self.baseline:
