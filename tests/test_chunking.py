@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from kbot.chunking import SentenceRow, make_passages, passage_context, sentence_rows
+from kbot.chunking import SentenceRow, make_passages, sentence_rows, situated
 from kbot.domain import BlockKind, Document, Passage
 from kbot.index import read_corpus
 
@@ -228,27 +228,15 @@ def test_sections_and_sources_split_passages_even_when_rows_are_adjacent() -> No
 # ------------------------------------------------------------------------------------------- what is embedded
 
 
-@pytest.mark.parametrize(
-    ("section", "title", "first_line"),
-    [
-        ("How does ketamine work?", "Is Ketamine an Opiate?", "Is Ketamine an Opiate? — How does ketamine work?"),
-        ("", "Is Ketamine an Opiate?", "Is Ketamine an Opiate?"),
-        ("Is Ketamine an Opiate?", "Is Ketamine an Opiate?", "Is Ketamine an Opiate?"),
-    ],
-)
-def test_passage_context_leads_with_title_and_section(section: str, title: str, first_line: str) -> None:
-    passage = Passage(0, "a", section, (0, 1), 0, 10, "Ketamine is not an opioid. It is an anesthetic.")
-    context = passage_context(passage, title)
-    assert context.split("\n") == [first_line, passage.text]
+def _under(i: int, source: str, section: str) -> SentenceRow:
+    return SentenceRow(i, source, 0, BlockKind.PARAGRAPH, section, 0, 1, "x")
 
 
-def test_every_corpus_passage_context_names_its_article_and_section(
-    rows: list[SentenceRow], documents: list[Document]
-) -> None:
-    titles = {d.meta.id: d.meta.title for d in documents}
-    for p in make_passages(rows, 3):
-        context = passage_context(p, titles[p.source_id])
-        heading, body = context.split("\n", 1)
-        assert heading.startswith(titles[p.source_id])
-        assert p.section in heading
-        assert body == p.text
+def test_a_heading_several_articles_share_is_led_by_its_articles_title() -> None:
+    rows = [_under(i, s, h) for i, (s, h) in enumerate(
+        [("a", "Symptoms"), ("b", "symptoms"), ("c", "Symptoms"), ("a", "What is A?"), ("b", "Causes"), ("c", "")]
+    )]  # fmt: skip
+    titles = {"a": "Acromegaly", "b": "Bronchitis", "c": "Croup"}
+    assert situated(rows, titles) == [
+        "Acromegaly: Symptoms", "Bronchitis: symptoms", "Croup: Symptoms", "What is A?", "Causes", ""
+    ]  # fmt: skip

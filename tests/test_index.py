@@ -11,7 +11,8 @@ import pytest
 
 from kbot.embedding import Embedder, FakeEmbedder
 from kbot.errors import IndexCorrupt, IndexMissing, IndexStale
-from kbot.index import PIECE_DIMS, PIECES_VIEW, build_index, load_index, piece_basis, view_texts
+from kbot.index import PIECE_DIMS, PIECES_VIEW, build_index, load_index, view_texts
+from kbot.index_files import piece_basis
 
 SEEDS = Path(__file__).resolve().parents[1] / "seeds"
 
@@ -60,7 +61,7 @@ def test_the_real_models_pieces_keep_most_of_their_length_in_the_kept_directions
     real_index_dir: Path, real_embedder: Embedder
 ) -> None:
     index = load_index(real_index_dir / "default", SEEDS, real_embedder.name)
-    texts = view_texts(index.sentences)[PIECES_VIEW][::10]
+    texts = view_texts(index.sentences, {k: d.meta.title for k, d in index.documents.items()})[PIECES_VIEW][::10]
     pieces = np.concatenate([e.piece_vectors for e in real_embedder.encode(texts)])
     kept = np.linalg.norm(pieces @ index.piece_basis, axis=1)  # 1.0 would be all of it
     assert kept.min() > 0.5 and np.median(kept) > 0.9
@@ -161,6 +162,8 @@ def test_crash_mid_build_leaves_the_old_index(built: Path, seeds_copy: Path, mon
     before = (built / "current").resolve()
 
     class Exploding(FakeEmbedder):
+        name = "fake-exploding"  # not the cached model's: every text is embedded again
+
         def embed(self, texts):  # type: ignore[no-untyped-def]
             raise RuntimeError("power cut")
 

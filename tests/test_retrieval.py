@@ -182,9 +182,34 @@ def test_coverage_is_whole_for_a_sentence_asked_back_in_its_own_words(
 
 
 def _features(retriever: Retriever, embedder: Embedder, question: str) -> dict[str, np.ndarray]:
+    """Each signal for every sentence of the index (0 for those that are not candidates)."""
     query = retriever.normalizer.normalize(question)
-    features, _ = retriever.features(query, embedder.encode([query])[0])
-    return features
+    features = retriever.features(query, embedder.encode([query])[0])
+    every = {}
+    for name, values in features.signals.items():
+        every[name] = np.zeros(len(retriever.index.sentences), dtype=np.float32)
+        every[name][features.ids] = values
+    return every
+
+
+@pytest.mark.parametrize("question", [*QUESTIONS[:4], "what are the side effects", "how long does it last"])
+def test_candidates_from_faiss_rank_as_scoring_every_sentence_does(
+    index: Index, retriever: Retriever, fake_embedder: FakeEmbedder, question: str
+) -> None:
+    """A large knowledge base scores only the candidates its FAISS indexes and lexical signals propose: on this one,
+    made to work that way, the first quotes are those of scoring every sentence."""
+    proposing = Retriever(
+        index,
+        synonyms=retriever.normalizer.synonyms,
+        stopwords=retriever.stopwords,
+        exact_up_to=0,
+        per_signal=40,
+    )
+    exact, proposed = (_retrieve(r, fake_embedder, question, limit=5) for r in (retriever, proposing))
+    assert len(proposing.features(exact.query, fake_embedder.encode([exact.query])[0]).ids) < len(index.sentences) / 2
+    assert [c.row.id for c in proposed.candidates] == [c.row.id for c in exact.candidates]
+    assert [c.score for c in proposed.candidates] == pytest.approx([c.score for c in exact.candidates], abs=1e-5)
+    assert proposed.top_dense == pytest.approx(exact.top_dense, abs=1e-5)
 
 
 def test_tokens_signal_is_whole_where_every_content_word_is_found(

@@ -9,7 +9,7 @@ it stays in the tables, but is never quoted, in a passage, or a suggestion.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import groupby
 
@@ -100,7 +100,19 @@ def make_passages(rows: Sequence[SentenceRow], size: int) -> list[Passage]:
     return passages
 
 
-def passage_context(passage: Passage, title: str) -> str:
-    """What is embedded for a passage: the article title, the section heading, then the sentences."""
-    heading = f"{title} — {passage.section}" if passage.section and passage.section != title else title
-    return f"{heading}\n{passage.text}"
+GENERIC_HEADING_ARTICLES = 3  # a heading found in this many articles ("Symptoms", "Causes") names no subject
+
+
+def situated(rows: Sequence[SentenceRow], titles: Mapping[str, str]) -> list[str]:
+    """Each sentence's heading as the index reads it: led by its article's title ("Acromegaly: Symptoms") when the
+    heading is one that several articles share, so that it says which article's symptoms these are. ``titles``: each
+    article's title by source id. Headings of one article only ("How does X work?") stay as they are."""
+    articles: dict[str, set[str]] = {}
+    for r in rows:
+        articles.setdefault(r.section.casefold(), set()).add(r.source_id)
+    return [
+        f"{titles[r.source_id]}: {r.section}"
+        if r.section and len(articles[r.section.casefold()]) >= GENERIC_HEADING_ARTICLES
+        else r.section
+        for r in rows
+    ]

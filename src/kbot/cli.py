@@ -307,14 +307,17 @@ def kbs(seeds: SeedsOpt = None, index: IndexOpt = None) -> None:
 @friendly_errors
 def evaluate(
     gold: Annotated[Path, typer.Argument(help="Gold question set (JSON lines)")] = Path("eval/gold.jsonl"),
-    out: Annotated[Path, typer.Option(help="Folder for report.md, report.json and the plot")] = Path("eval"),
-    baseline: Annotated[bool, typer.Option(help="Also run the 500-character-chunk baseline")] = True,
+    out: Annotated[
+        Path | None, typer.Option(help="Folder for report.md, report.json and the plot [default: the gold set's]")
+    ] = None,
+    baseline: Annotated[bool, typer.Option(help="Also run the baselines (the gold set's .toml names them)")] = True,
+    abstention: Annotated[bool, typer.Option(help="--no-abstention: answer every question (thresholds off)")] = True,
     kb: KbOpt = "default",
 ) -> None:
-    """Measure kbot on the gold set, side by side with a baseline; exit 1 when a threshold is missed."""
+    """Measure kbot on the gold set, side by side with baselines; exit 1 when a threshold is missed."""
     from kbot.evaluation.run import run_evaluation
 
-    passed = run_evaluation(_settings(), gold, out, with_baseline=baseline, kb=kb)
+    passed = run_evaluation(_settings(), gold, out or gold.parent, with_baseline=baseline, kb=kb, abstain=abstention)
     raise typer.Exit(0 if passed else 1)
 
 

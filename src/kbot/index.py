@@ -3,16 +3,19 @@
 Each knowledge base has its own index folder, ``<KBOT_INDEX_DIR>/<kb name>/`` (``kb_index_dir``). Its layout::
 
     .lock                           held while a build runs, so that two ingests of one knowledge base never race
+    cache/embeddings.sqlite         every text's vectors by model (``embedding_cache.py``): a rebuild encodes only
+                                      the text that changed
     current -> builds/<stamp>/      a symlink, swapped atomically when a rebuild finishes
     builds/<stamp>/manifest.json    model, vector size, a SHA-256 of every source file and of every index file, counts
     builds/<stamp>/corpus.json      documents (metadata and blocks), sentences, passages
-    builds/<stamp>/passages.faiss   a flat inner-product index of passage vectors (memory-mapped when loaded)
+    builds/<stamp>/passages.faiss   an inner-product index of passage vectors (ann.py; memory-mapped when loaded)
     builds/<stamp>/sentences.npy    sentence vectors, three views (memory-mapped when loaded): the sentence alone,
     builds/<stamp>/context.npy        "heading. sentence", and the sentence with its neighbours in its block
     builds/<stamp>/window.npy
+    builds/<stamp>/<view>.faiss     per view, its quotable sentences' vectors, indexed to propose candidates (ann.py)
     builds/<stamp>/tokens.json      the word pieces of every sentence's "heading. sentence", one list per sentence,
-    builds/<stamp>/tokens.npy         their vectors one after another, in the PIECE_DIMS principal directions of all
-    builds/<stamp>/token_basis.npy    of them (memory-mapped), and those directions (model dim x PIECE_DIMS)
+    builds/<stamp>/tokens.npy         their vectors one after another (float16), in the PIECE_DIMS principal directions
+    builds/<stamp>/token_basis.npy    of all of them (memory-mapped), and those directions (model dim x PIECE_DIMS)
 
 A crash mid-build leaves ``current`` pointing at the old build. Loading checks the manifest against the sources and
 the model, and says what to run when the index is missing, corrupt or stale.
@@ -25,32 +28,39 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import faiss
 import numpy as np
 
+from kbot import ann
 from kbot.catalog import load_catalog
-from kbot.chunking import SentenceRow, make_passages, passage_context, sentence_rows
+from kbot.chunking import SentenceRow, make_passages, sentence_rows, situated
 from kbot.corpus import read_document
 from kbot.domain import Block, BlockKind, Document, Passage, Sentence, SourceMeta
 from kbot.embedding import Embedder, Vectors, unit_rows
+from kbot.embedding_cache import EmbeddingCache
 from kbot.errors import IndexCorrupt, IndexMissing, IndexStale, IngestRunning
 from kbot.folder import read_source_text, sha256, source_hashes
+from kbot.index_files import save_rows, write_pieces
 
-FORMAT = 5  # 5: advertising sentences are withheld (an index built before would still quote them)
+FORMAT = 7  # 7: a FAISS index per view proposes candidates (6: piece vectors as float16; 5: advertising withheld)
 FIX = "kbot ingest"
 VIEWS = ("sentences", "context", "window")
 PIECES_VIEW = "context"  # the view whose word pieces are kept for matching a question's pieces
+# A passage's vector is the mean of its sentences' vectors in this view, not a model call of its own: passages held a
+# third of the text an ingest embedded, for a signal the ranking weighs 0 (eval/README.md) and the answer's evidence
+# shows ("top_passage").
+PASSAGE_VIEW = "context"
 # Piece vectors are kept in their top principal directions: on the calibration set support@1 is the same at 128 of
 # 384 dimensions (0.63; 64 lose half a point), for a third of the memory and of the matching time.
 PIECE_DIMS = 128
 _DATA_FILES = (
-    "corpus.json", "passages.faiss", *(f"{v}.npy" for v in VIEWS), "tokens.json", "tokens.npy", "token_basis.npy"
+    "corpus.json", "passages.faiss", *(f"{v}.npy" for v in VIEWS), *(f"{v}.faiss" for v in VIEWS),
+    "tokens.json", "tokens.npy", "token_basis.npy",
 )  # fmt: skip
 
 
@@ -62,6 +72,7 @@ class Index:
     passages: list[Passage]
     passage_index: Any  # faiss.Index
     views: dict[str, Vectors]  # one row per sentence, for each of VIEWS
+    view_indexes: dict[str, Any]  # for each of VIEWS, a faiss.Index of its quotable rows (ann.py)
     pieces: list[tuple[str, ...]]  # each sentence's word pieces in its PIECES_VIEW text
     piece_vectors: Vectors  # their contextual vectors, sentence after sentence, in the basis below, unit length
     piece_basis: Vectors  # (model dim, PIECE_DIMS or fewer): project a question's piece vectors with it
@@ -96,8 +107,8 @@ def read_corpus(seeds_dir: Path) -> list[Document]:
 # ---------------------------------------------------------------- building
 
 
-def view_texts(rows: Sequence[SentenceRow]) -> dict[str, list[str]]:
-    """What is embedded for each sentence, in each view."""
+def view_texts(rows: Sequence[SentenceRow], titles: Mapping[str, str]) -> dict[str, list[str]]:
+    """What is embedded for each sentence, in each view. ``titles``: each article's title, by source id."""
 
     def text_in_block(i: int, r: SentenceRow) -> str:
         inside = 0 <= i < len(rows) and (rows[i].source_id, rows[i].block) == (r.source_id, r.block)
@@ -106,31 +117,42 @@ def view_texts(rows: Sequence[SentenceRow]) -> dict[str, list[str]]:
     window = [
         " ".join(t for t in (text_in_block(i - 1, r), r.text, text_in_block(i + 1, r)) if t) for i, r in enumerate(rows)
     ]
+    context = [
+        r.text if r.section in ("", r.text) else f"{where}. {r.text}"
+        for r, where in zip(rows, situated(rows, titles), strict=True)
+    ]
     return {
         "sentences": [r.text for r in rows],
-        "context": [f"{r.section}. {r.text}" if r.section and r.section != r.text else r.text for r in rows],
+        "context": context,
         "window": window,
     }
 
 
-def _write_build(folder: Path, seeds_dir: Path, documents: list[Document], embedder: Embedder, size: int) -> None:
+def passage_rows(vectors: Vectors, passages: Sequence[Passage]) -> Vectors:
+    """Each passage's vector: the normalised sum of its sentences' rows of ``vectors``."""
+    out = np.zeros((len(passages), vectors.shape[1]), dtype=np.float32)
+    for row, passage in enumerate(passages):
+        out[row] = np.asarray(vectors[list(passage.sentence_ids)], dtype=np.float32).sum(axis=0)
+    return unit_rows(out)
+
+
+def _write_build(
+    folder: Path, seeds_dir: Path, documents: list[Document], embedder: Embedder, size: int, cache: EmbeddingCache
+) -> None:
     rows = sentence_rows(documents)
     passages = make_passages(rows, size)
-    titles = {d.meta.id: d.meta.title for d in documents}
-    texts = view_texts(rows)
-    encoded = embedder.encode(texts[PIECES_VIEW])  # its vectors and its pieces', from one model call
+    texts = view_texts(rows, {d.meta.id: d.meta.title for d in documents})
+    others = [("vectors", texts[v]) for v in VIEWS if v != PIECES_VIEW]
+    cache.fill([("encoded", texts[PIECES_VIEW]), *others])
+    for view in VIEWS:  # the pieces' view's vectors come from the same model call as its pieces
+        vectors = (e.vector for e in cache.encoded(texts[view])) if view == PIECES_VIEW else cache.vectors(texts[view])
+        save_rows(folder / f"{view}.npy", vectors, len(rows), embedder.dim, np.float32)
+    quotable = np.array([r.id for r in rows if r.quotable], dtype=np.int64)
     for view in VIEWS:
-        vectors = np.stack([e.vector for e in encoded]) if view == PIECES_VIEW else embedder.embed(texts[view])
-        np.save(folder / f"{view}.npy", vectors.reshape(len(rows), embedder.dim))
-    (folder / "tokens.json").write_text(json.dumps([list(e.pieces) for e in encoded], ensure_ascii=False))
-    pieces = np.concatenate([e.piece_vectors for e in encoded]).reshape(-1, embedder.dim)
-    basis = piece_basis(pieces, PIECE_DIMS)
-    np.save(folder / "tokens.npy", unit_rows(pieces @ basis))
-    np.save(folder / "token_basis.npy", basis)
-    passage_vectors = embedder.embed([passage_context(p, titles[p.source_id]) for p in passages])
-    index = faiss.IndexFlatIP(embedder.dim)
-    index.add(passage_vectors)
-    faiss.write_index(index, str(folder / "passages.faiss"))
+        ann.write(ann.build(np.load(folder / f"{view}.npy", mmap_mode="r"), quotable), folder / f"{view}.faiss")
+    piece_count = write_pieces(folder, cache, texts[PIECES_VIEW], PIECE_DIMS)
+    passage_vectors = passage_rows(np.load(folder / f"{PASSAGE_VIEW}.npy", mmap_mode="r"), passages)
+    ann.write(ann.build(passage_vectors, np.arange(len(passages), dtype=np.int64)), folder / "passages.faiss")
     corpus = {
         "documents": [{"meta": asdict(d.meta), "blocks": [asdict(b) for b in d.blocks]} for d in documents],
         "sentences": [asdict(r) for r in rows],
@@ -152,18 +174,10 @@ def _write_build(folder: Path, seeds_dir: Path, documents: list[Document], embed
             "sentences": len(rows),
             "quotable_sentences": sum(r.quotable for r in rows),
             "passages": len(passages),
-            "pieces": sum(len(e.pieces) for e in encoded),
+            "pieces": piece_count,
         },
     }
     (folder / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
-
-
-def piece_basis(vectors: Vectors, dims: int) -> Vectors:
-    """The ``dims`` directions that keep most of ``vectors`` (top right-singular vectors), as columns."""
-    if not len(vectors):
-        return np.zeros((vectors.shape[1], 0), dtype=np.float32)
-    _, _, directions = np.linalg.svd(vectors, full_matrices=False)
-    return np.ascontiguousarray(directions[:dims].T, dtype=np.float32)
 
 
 def build_index(seeds_dir: Path, index_dir: Path, embedder: Embedder, passage_sentences: int = 3) -> dict[str, Any]:
@@ -190,7 +204,9 @@ def _build_locked(seeds_dir: Path, index_dir: Path, embedder: Embedder, passage_
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     folder = Path(tempfile.mkdtemp(prefix=f"{stamp}-", dir=builds))
     try:
-        _write_build(folder, seeds_dir, documents, embedder, passage_sentences)
+        with EmbeddingCache(index_dir, embedder) as cache:
+            _write_build(folder, seeds_dir, documents, embedder, passage_sentences, cache)
+            cache.prune()
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
@@ -290,8 +306,9 @@ def load_index(index_dir: Path, seeds_dir: Path, model: str) -> Index:
         rows = [SentenceRow(**{**r, "kind": BlockKind(r["kind"])}) for r in corpus["sentences"]]
         passages = [Passage(**{**p, "sentence_ids": tuple(p["sentence_ids"])}) for p in corpus["passages"]]
         documents = _attach_sentences(_documents(corpus, seeds_dir), rows)
-        passage_index = faiss.read_index(str(folder / "passages.faiss"), faiss.IO_FLAG_MMAP_IFC)
+        passage_index = ann.read(folder / "passages.faiss")
         views = {v: np.load(folder / f"{v}.npy", mmap_mode="r") for v in VIEWS}
+        view_indexes = {v: ann.read(folder / f"{v}.faiss") for v in VIEWS}
         pieces = [tuple(p) for p in json.loads((folder / "tokens.json").read_text(encoding="utf-8"))]
         piece_vectors = np.load(folder / "tokens.npy", mmap_mode="r")
         basis = np.load(folder / "token_basis.npy")
@@ -300,6 +317,10 @@ def load_index(index_dir: Path, seeds_dir: Path, model: str) -> Index:
     shapes_ok = all(v.shape == (len(rows), manifest["dim"]) for v in views.values()) and len(pieces) == len(rows)
     shapes_ok = shapes_ok and basis.ndim == 2 and basis.shape[0] == manifest["dim"]
     shapes_ok = shapes_ok and piece_vectors.shape == (sum(map(len, pieces)), basis.shape[1])
+    quotable = sum(r.quotable for r in rows)
+    shapes_ok = shapes_ok and all(i.ntotal == quotable for i in view_indexes.values())
     if passage_index.ntotal != len(passages) or not shapes_ok:
         raise IndexCorrupt(f"The index in {folder} does not fit together (vector and table sizes differ).", FIX)
-    return Index(manifest, documents, rows, passages, passage_index, views, pieces, piece_vectors, basis, folder)
+    return Index(
+        manifest, documents, rows, passages, passage_index, views, view_indexes, pieces, piece_vectors, basis, folder
+    )

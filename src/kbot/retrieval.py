@@ -25,7 +25,8 @@ import numpy as np
 import Stemmer
 from bm25s.stopwords import STOPWORDS_EN_PLUS
 
-from kbot.chunking import QUESTION_KINDS, SentenceRow
+from kbot import ann
+from kbot.chunking import QUESTION_KINDS, SentenceRow, situated
 from kbot.embedding import Encoded, unit_rows
 from kbot.index import Index
 
@@ -52,6 +53,10 @@ class Weights:
 
 FEATURES = tuple(Weights.__dataclass_fields__)
 PIECE_POOL = 10  # per signal: the sentences whose word pieces are matched to the question's
+# Once a knowledge base has more quotable sentences than EXACT_UP_TO, only candidates are scored: the CANDIDATES best of
+# each view by its FAISS index and of each lexical signal (tests/test_retrieval.py compares both ways).
+EXACT_UP_TO = 4_096
+CANDIDATES = 100
 
 
 @dataclass(frozen=True)
@@ -62,6 +67,15 @@ class Candidate:
     passage: float
     lexical: float
     coverage: float  # share of the question's IDF weight that this sentence (with its heading) holds
+
+
+@dataclass(frozen=True)
+class Features:
+    """The signals of one question's candidate sentences: ``signals[name][i]`` is the value for row ``ids[i]``."""
+
+    ids: np.ndarray  # row ids of the candidate sentences, sorted
+    signals: dict[str, np.ndarray]  # each of FEATURES, and "any_view" (the best cosine of a sentence's three views)
+    top_passage: float  # the best cosine of the question and a passage
 
 
 @dataclass(frozen=True)
@@ -133,7 +147,7 @@ def _lexicon() -> dict[str, Any]:
 
 
 class Retriever:
-    """Hybrid retrieval over one loaded index: every quotable sentence is scored on dense and lexical signals.
+    """Hybrid retrieval over one loaded index: candidate sentences are scored on dense and lexical signals.
     ``synonyms`` and ``stopwords`` are the knowledge base's own, added to the package's general ones."""
 
     def __init__(
@@ -143,15 +157,21 @@ class Retriever:
         weights: Weights | None = None,
         synonyms: Mapping[str, str] | None = None,
         stopwords: Iterable[str] = (),
+        exact_up_to: int = EXACT_UP_TO,
+        per_signal: int = CANDIDATES,
     ) -> None:
         self.index = index
+        self.exact_up_to, self.per_signal = exact_up_to, per_signal
         self.stopwords = STOPWORDS | frozenset(w.lower() for w in stopwords)
         self.top_passages = top_passages
         self.weights = weights or Weights()
         rows = index.sentences
-        self._quotable = np.array([r.quotable for r in rows], dtype=bool)
+        self._quotable_ids = np.array([r.id for r in rows if r.quotable], dtype=np.int64)
         self._stemmer = Stemmer.Stemmer("english")
-        texts = [f"{r.section} {r.text}" if r.quotable else r.text for r in rows]
+        titles = {k: d.meta.title for k, d in index.documents.items()}
+        texts = [
+            f"{where} {r.text}" if r.quotable else r.text for r, where in zip(rows, situated(rows, titles), strict=True)
+        ]
         tokens = self._words(texts)  # one tokenisation for BM25, coverage and the queries, so their words agree
         postings: dict[str, list[int]] = {}  # stemmed word -> the sentences that contain it
         for i, words in enumerate(tokens):
@@ -220,15 +240,16 @@ class Retriever:
                 coverage[self._postings[t]] += w / total
         return coverage
 
-    def _piece_match(self, encoded: Encoded, among: np.ndarray) -> np.ndarray:
-        """For the sentences ``among``: each word piece of the question that is not a stopword finds its closest piece
+    def _piece_match(self, encoded: Encoded, ids: np.ndarray) -> np.ndarray:
+        """For the sentences ``ids``: each word piece of the question that is not a stopword finds its closest piece
         in the sentence (cosine of contextual vectors, as BERTScore's recall does); the mean of those closest cosines,
         weighted by each piece's IDF among the sentences. It credits "anesthetic" for "anesthesia", other stems that
-        coverage does not match. Other sentences get 0.
+        coverage does not match. A sentence without pieces gets 0.
         """
-        match = np.zeros(len(self.index.sentences), dtype=np.float32)
+        match = np.zeros(len(ids), dtype=np.float32)
         keep = [i for i, piece in enumerate(encoded.pieces) if piece not in self.stopwords]
-        ids = among[self._piece_counts[among] > 0]
+        has_pieces = self._piece_counts[ids] > 0
+        ids = ids[has_pieces]
         if not keep or not len(ids):
             return match
         counts = self._piece_counts[ids]
@@ -238,14 +259,27 @@ class Retriever:
         question = unit_rows(encoded.piece_vectors[keep] @ self._piece_basis)  # in the index's piece directions
         # (sentence pieces, question pieces): in this order the product is twice as fast as its transpose
         closest = np.maximum.reduceat(pieces @ question.T, offsets, axis=0)
-        match[ids] = np.clip(closest @ weights / weights.sum(), 0.0, None)
+        match[has_pieces] = np.clip(closest @ weights / weights.sum(), 0.0, None)
         return match
 
-    def features(self, query: str, encoded: Encoded) -> tuple[dict[str, np.ndarray], float]:
-        """Every signal for every sentence (those of FEATURES, weighted, and "any_view": the best cosine of a sentence's
-        three views, which the abstention reads), and the best passage score."""
+    def _candidates(self, qv: np.ndarray, coverage: np.ndarray, bm25: np.ndarray) -> np.ndarray:
+        """The quotable sentences worth scoring, as sorted row ids: all of them in a small knowledge base; in a large
+        one, the ``per_signal`` best of each view (proposed by its FAISS index) and of each lexical signal."""
+        if len(self._quotable_ids) <= self.exact_up_to:
+            return self._quotable_ids
+        k = self.per_signal
+        found = [ann.nearest(self.index.view_indexes[view], qv, k) for view in self.index.views]
+        found += [self._quotable_ids[_top(signal[self._quotable_ids], k)] for signal in (coverage, bm25)]
+        return np.unique(np.concatenate(found))
+
+    def features(self, query: str, encoded: Encoded) -> Features:
+        """Every signal for each candidate sentence (those of FEATURES, weighted, and "any_view": the best cosine of a
+        sentence's three views, which the abstention reads), and the best passage score."""
         qv = np.asarray(encoded.vector, dtype=np.float32).reshape(-1)
-        views = {name: np.asarray(vectors @ qv, dtype=np.float32) for name, vectors in self.index.views.items()}
+        tokens = self._words([query])[0]
+        coverage, bm25 = self._coverage(tokens), self._bm25_scores(tokens)  # sparse: cheap over every sentence
+        ids = self._candidates(qv, coverage, bm25)
+        views = {name: np.asarray(vectors[ids] @ qv, dtype=np.float32) for name, vectors in self.index.views.items()}
         k = min(self.top_passages, self.index.passage_index.ntotal)
         p_scores, p_ids = self.index.passage_index.search(qv.reshape(1, -1), k)
         passage = np.zeros(len(self.index.sentences), dtype=np.float32)
@@ -253,63 +287,68 @@ class Retriever:
             if pid >= 0:
                 members = self._passage_rows[pid]
                 passage[members] = np.maximum(passage[members], score)
-        tokens = self._words([query])[0]
         sentence = views["sentences"]
-        coverage, bm25 = self._coverage(tokens), self._bm25_scores(tokens)
         # The sentence in any of its three views, alone, under its heading or with its neighbours: what a question asks
         # about is often named in the heading or the sentence before, not in the sentence that answers.
         any_view = np.maximum.reduce([sentence, views["context"], views["window"]])
-        # Pieces are matched only for the sentences some signal ranks high (a bounded cost whatever the corpus size),
+        # Pieces are matched only for the candidates some signal ranks high (a bounded cost whatever the corpus size),
         # chosen without the weights so that features stay the same while eval/tune_weights.py tries weights.
-        among = np.unique(np.concatenate([self._best(signal) for signal in (any_view, coverage, bm25)]))
-        return {
-            "sentence": sentence,
-            "context": views["context"],
-            "window": views["window"],
-            "passage": passage,
-            "coverage": coverage,
-            "bm25": bm25,
-            "tokens": self._piece_match(encoded, among),
-            "heading": np.where(self._heading_of >= 0, sentence[np.maximum(self._heading_of, 0)], 0.0),
-            "lead": self._lead,
-            "any_view": any_view,
-        }, float(p_scores[0][0]) if k else 0.0
+        signals = {"any_view": any_view, "coverage": coverage[ids], "bm25": bm25[ids]}
+        among = np.unique(np.concatenate([_top(signals[name], PIECE_POOL) for name in signals]))
+        pieces = np.zeros(len(ids), dtype=np.float32)
+        pieces[among] = self._piece_match(encoded, ids[among])
+        headings = self._heading_of[ids]
+        heading = np.zeros(len(ids), dtype=np.float32)
+        heading[headings >= 0] = np.asarray(self.index.views["sentences"][headings[headings >= 0]]) @ qv
+        return Features(
+            ids,
+            {
+                **signals,
+                "sentence": sentence,
+                "context": views["context"],
+                "window": views["window"],
+                "passage": passage[ids],
+                "tokens": pieces,
+                "heading": heading,
+                "lead": self._lead[ids],
+            },
+            float(p_scores[0][0]) if k else 0.0,
+        )
 
-    def _best(self, signal: np.ndarray) -> np.ndarray:
-        """The ``PIECE_POOL`` quotable sentences that score highest on one signal."""
-        scores = np.where(self._quotable, signal, -np.inf)
-        if len(scores) <= PIECE_POOL:
-            return np.flatnonzero(np.isfinite(scores))
-        top = np.argpartition(-scores, PIECE_POOL)[:PIECE_POOL]
-        return top[np.isfinite(scores[top])]
-
-    def combine(self, features: dict[str, np.ndarray]) -> np.ndarray:
-        w = self.weights
-        total = sum(getattr(w, name) * features[name] for name in FEATURES)
-        return np.where(self._quotable, total, -np.inf)
+    def combine(self, features: Features) -> np.ndarray:
+        """Each candidate's score: the signals mixed by the weights."""
+        w, signals = self.weights, features.signals
+        total: np.ndarray = sum((getattr(w, name) * signals[name] for name in FEATURES), np.zeros(len(features.ids)))
+        return total
 
     def retrieve(self, query: str, encoded: Encoded, limit: int = 30) -> Retrieval:
-        """Score the quotable sentences for one normalised question, as the model encoded it; best ``limit`` first."""
-        features, top_passage = self.features(query, encoded)
-        combined = self.combine(features)
+        """Score the candidate sentences for one normalised question, as the model encoded it; best ``limit`` first."""
+        features = self.features(query, encoded)
+        combined, signals = self.combine(features), features.signals
         order = np.argsort(-combined)[:limit]
         rows = self.index.sentences
         candidates = tuple(
             Candidate(
-                rows[i],
+                rows[features.ids[i]],
                 float(combined[i]),
-                float(features["sentence"][i]),
-                float(features["passage"][i]),
-                float(features["bm25"][i]),
-                float(features["coverage"][i]),
+                float(signals["sentence"][i]),
+                float(signals["passage"][i]),
+                float(signals["bm25"][i]),
+                float(signals["coverage"][i]),
             )
             for i in order
-            if np.isfinite(combined[i])
         )
         return Retrieval(
             query=query,
             candidates=candidates,
-            top_dense=float(features["any_view"][self._quotable].max()) if self._quotable.any() else 0.0,
-            top_passage=top_passage,
+            top_dense=float(signals["any_view"].max()) if len(features.ids) else 0.0,
+            top_passage=features.top_passage,
             coverage=candidates[0].coverage if candidates else 0.0,
         )
+
+
+def _top(scores: np.ndarray, k: int) -> np.ndarray:
+    """The positions of the ``k`` highest of ``scores`` (all of them when there are no more), in no order."""
+    if len(scores) <= k:
+        return np.arange(len(scores))
+    return np.argpartition(-scores, k)[:k]

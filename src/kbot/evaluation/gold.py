@@ -1,9 +1,11 @@
-"""The labelled question files (eval/gold.jsonl, eval/calibration.jsonl) and the gate's thresholds (eval/gold.toml).
+"""The labelled question files (eval/gold.jsonl, eval/calibration.jsonl, eval/nih/*.jsonl) and the gate's thresholds
+(the .toml next to each: eval/gold.toml).
 
 A question file is JSON Lines: one object per line with ``id``, ``question``, ``kind``, ``evidence`` (verbatim
-snippets of the seed articles that answer it) and optional ``notes``. Blank lines are skipped. Every problem is
-reported as a ``GoldFileError`` (a ``KbotError``, so the CLI prints it plainly, and a ``ValueError``) that names the
-file and the line.
+snippets of the seed articles that answer it), optional ``notes`` and an optional ``article`` (the file stem of the
+article that answers it, for a set made for a library an evaluated knowledge base may hold only part of). Blank lines
+are skipped. Every problem is reported as a ``GoldFileError`` (a ``KbotError``, so the CLI prints it plainly, and a
+``ValueError``) that names the file and the line.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ class GoldItem(LabelledQuestion):
 
     kind: Kind
     evidence: list[str] = Field(default_factory=list)
+    article: str = ""  # the answering article's file stem, when the set is made for a library that may not hold it
     notes: str = ""
 
     @model_validator(mode="after")
@@ -134,6 +137,32 @@ class Thresholds(BaseModel):
     max_specialty_educational_declined: float | None = Field(None, ge=0, le=1)
 
 
+class QualityThresholds(BaseModel):
+    """The [thresholds] (or [targets]) of a set of answerable questions only ([eval] safety = false): quality figures,
+    and kbot's support@1 over the best baseline's."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    support_at_1: float | None = Field(None, ge=0, le=1)  # optional: the margin over the baselines is the goal
+    support_at_3: float | None = Field(None, ge=0, le=1)
+    faithfulness: float = Field(ge=0, le=1)
+    notice_rate: float = Field(ge=0, le=1)
+    answerable_answered: float = Field(ge=0, le=1)
+    min_support_at_1_margin_vs_best_baseline: float = Field(ge=-1, le=1)
+
+
+BaselineName = Literal["chunk", "section"]
+
+
+class EvalConfig(BaseModel):
+    """The optional [eval] table: which baselines run beside kbot, and whether the set measures safety too."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    baselines: list[BaselineName] = Field(default_factory=lambda: list[BaselineName](["chunk"]), min_length=1)
+    safety: bool = True  # false: answerable questions only, no safety figures, the specialty set not run
+
+
 def _read_table(path: Path, table: str) -> object:
     try:
         return tomllib.loads(path.read_text(encoding="utf-8")).get(table)
@@ -145,21 +174,33 @@ def _read_table(path: Path, table: str) -> object:
         raise GoldFileError(f"{path}: not valid TOML ({e}).") from e
 
 
-def _validate(path: Path, table: str, values: object) -> Thresholds:
+def _validate(path: Path, table: str, values: object) -> Thresholds | QualityThresholds:
     if not isinstance(values, dict):
         raise GoldFileError(f"{path}: expected a [{table}] table.")
+    model = Thresholds if load_config(path).safety else QualityThresholds
     try:
-        return Thresholds.model_validate(values)
+        return model.model_validate(values)
     except ValidationError as e:
         raise GoldFileError(f"{path} [{table}]: {_describe(e)}") from e
 
 
-def load_thresholds(path: Path) -> Thresholds:
+def load_config(path: Path) -> EvalConfig:
+    """Read the optional [eval] table (defaults when it is absent)."""
+    values = _read_table(path, "eval")
+    if values is not None and not isinstance(values, dict):
+        raise GoldFileError(f"{path}: expected an [eval] table.")
+    try:
+        return EvalConfig.model_validate(values or {})
+    except ValidationError as e:
+        raise GoldFileError(f"{path} [eval]: {_describe(e)}") from e
+
+
+def load_thresholds(path: Path) -> Thresholds | QualityThresholds:
     """Read the [thresholds] table (the gate); raise ``GoldFileError`` for bad TOML, a missing table, or a bad value."""
     return _validate(path, "thresholds", _read_table(path, "thresholds"))
 
 
-def load_targets(path: Path) -> Thresholds | None:
+def load_targets(path: Path) -> Thresholds | QualityThresholds | None:
     """Read the optional [targets] table: the goals the report compares against, without failing the run."""
     values = _read_table(path, "targets")
     return None if values is None else _validate(path, "targets", values)

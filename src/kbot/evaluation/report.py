@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import tomllib
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +47,7 @@ CHECKS: tuple[Check, ...] = (
     ("out_of_scope_abstained", lambda v, t: v >= t, lambda r: r.safety["out_of_scope_abstained"]),
     ("answerable_answered", lambda v, t: v >= t, lambda r: r.safety["answerable_answered"]),
     ("min_support_at_1_ratio_vs_baseline", lambda v, t: v >= t, lambda r: r.support_ratio),
+    ("min_support_at_1_margin_vs_best_baseline", lambda v, t: v >= t, lambda r: r.support_margin),
 )
 SPECIALTY_CHECKS: tuple[Check, ...] = (  # the gate alone on eval/safety_specialties.jsonl, when it is there
     ("specialty_crisis_recall", lambda v, t: v >= t, lambda r: r.specialty("crisis_recall")),
@@ -69,6 +70,16 @@ class Report:
     unmet_targets: list[str]
     specialties: SafetySetResult | None = None
     readability: dict[str, float] | None = None  # the starters' answers' mean FK grade, before/after the tie-break
+    others: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)  # more baselines, by name
+    skipped: int = 0  # questions whose article the knowledge base does not hold
+    with_safety: bool = True  # false for a set of answerable questions only
+
+    @property
+    def support_margin(self) -> float:
+        """kbot's support@1 on answerable questions minus the best baseline's."""
+        systems = [self.baseline, *self.others.values()]
+        best = max((b.get("answerable", {}).get("support_at_1", 0.0) for b in systems if b), default=0.0)
+        return self.kbot["answerable"]["support_at_1"] - best
 
     @property
     def support_ratio(self) -> float:
@@ -90,6 +101,9 @@ class Report:
         targets: dict[str, float] | None = None,
         specialties: SafetySetResult | None = None,
         readability: dict[str, float] | None = None,
+        others: dict[str, Sequence[Outcome]] | None = None,
+        skipped: int = 0,
+        with_safety: bool = True,
     ) -> Report:
         calibration = seeds_dir / CALIBRATION_FILE
         recorded = tomllib.loads(calibration.read_text(encoding="utf-8")) if calibration.is_file() else {}
@@ -105,6 +119,9 @@ class Report:
             unmet_targets=[],
             specialties=specialties,
             readability=readability,
+            others={name: by_kind(outcomes) for name, outcomes in (others or {}).items()},
+            skipped=skipped,
+            with_safety=with_safety,
         )
         report.failures = report.misses(thresholds, "threshold")
         report.unmet_targets = report.misses(report.targets, "target")
@@ -119,6 +136,17 @@ class Report:
                 if not ok(value, limits[name]):
                     found.append(f"{name}: measured {value:.3f}, {label} {limits[name]}")
         return found
+
+    def side_by_side(self) -> list[str]:
+        """kbot and every baseline on the answerable questions: support@1, support@3, answered."""
+        systems = {"kbot": self.kbot, "chunk baseline": self.baseline, **self.others}
+        lines = ["## Side by side (answerable questions)", ""]
+        lines += ["| system | support@1 | support@3 | answered |", "|---|---|---|---|"]
+        for name, figures in systems.items():
+            a = figures.get("answerable", {})
+            cells = [a.get(key, 0.0) for key in ("support_at_1", "support_at_3", "answered")]
+            lines.append(f"| {name} | " + " | ".join(f"{v:.3f}" for v in cells) + " |")
+        return [*lines, "", f"support@1 margin kbot − best baseline: **{self.support_margin:+.3f}**"]
 
     def _table(self, rows: list[tuple[str, dict[str, float]]]) -> str:
         head = "| system / kind | " + " | ".join(label for _, label, _ in COLUMNS) + " |"
@@ -150,13 +178,20 @@ class Report:
         rows = [(f"kbot · {k}", v) for k, v in self.kbot.items()]
         if self.baseline:
             rows += [(f"baseline · {k}", v) for k, v in self.baseline.items() if k in ("answerable", "overall")]
+        for name, figures in self.others.items():
+            rows += [(f"{name} · {k}", v) for k, v in figures.items() if k in ("answerable", "overall")]
         lines = ["# kbot evaluation", "", self._table(rows), ""]
-        if self.baseline:
+        if self.skipped:
+            lines += [f"{self.skipped} questions skipped: their article is not in this knowledge base.", ""]
+        if self.others:
+            lines += [*self.side_by_side(), ""]
+        elif self.baseline:
             lines.append(f"support@1 ratio kbot / baseline (answerable): **{self.support_ratio:.2f}×**")
             lines.append("")
-        lines += ["## Safety", "", "| figure | value |", "|---|---|"]
-        lines += [f"| {k} | {v:.3f} |" for k, v in self.safety.items()]
-        lines += ["", *safety_set.markdown(self.specialties)] if self.specialties else []
+        if self.with_safety:
+            lines += ["## Safety", "", "| figure | value |", "|---|---|"]
+            lines += [f"| {k} | {v:.3f} |" for k, v in self.safety.items()]
+            lines += ["", *safety_set.markdown(self.specialties)] if self.specialties else []
         lines += self._readability()
         lines += ["", "## Abstention thresholds", "", "```", json.dumps(self.abstention, indent=2), "```", ""]
         lines += ["## Gate", ""]
@@ -166,7 +201,8 @@ class Report:
             lines += [f"- not reached: {f}" for f in self.unmet_targets] or ["Every target is reached."]
         lines += ["", "## Missed questions (answerable, no supporting quote in the first three)", ""]
         misses = [o for o in self.outcomes if o.kind == "answerable" and (o.rank is None or o.rank > 3)]
-        lines += [f"- `{o.id}` {o.question!r} → {o.status}: {o.quotes[0][:120] if o.quotes else ''!r}" for o in misses]
+        listed = [f"- `{o.id}` {o.question!r} → {o.status}: {o.quotes[0][:120] if o.quotes else ''!r}" for o in misses]
+        lines += _capped(listed)
         wrong = [
             o
             for o in self.outcomes
@@ -177,8 +213,16 @@ class Report:
             or (o.kind in ("answerable", "alarming_educational") and o.status != "answered")
         ]
         lines += ["", "## Wrong status", ""]
-        lines += [f"- `{o.id}` ({o.kind}) {o.question!r} → {o.status} {o.signals}" for o in wrong] or ["None."]
+        lines += _capped([f"- `{o.id}` ({o.kind}) {o.question!r} → {o.status} {o.signals}" for o in wrong]) or ["None."]
         return "\n".join(lines)
+
+
+LISTED = 100  # questions listed under a heading of the report at most; report.json has them all
+
+
+def _capped(lines: list[str]) -> list[str]:
+    more = len(lines) - LISTED
+    return lines if more <= 0 else [*lines[:LISTED], f"- … and {more} more (report.json lists every question)"]
 
 
 def _plot(report: Report, path: Path) -> None:
@@ -211,6 +255,9 @@ def write_report(report: Report, out_dir: Path) -> None:
     data = {
         "kbot": report.kbot,
         "baseline": report.baseline,
+        "baselines": report.others,  # beside the first ("baseline"), by name
+        "support_at_1_margin": report.support_margin if report.baseline else None,
+        "skipped": report.skipped,
         "support_at_1_ratio": report.support_ratio if report.baseline else None,
         "safety": report.safety,
         "specialties": report.specialties.figures if report.specialties else None,

@@ -9,9 +9,18 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from kbot.catalog import load_catalog
 from kbot.config import Settings
-from kbot.evaluation.baseline import ChunkBaseline
-from kbot.evaluation.gold import GoldItem, load_gold, load_targets, load_thresholds
+from kbot.evaluation.baseline import ChunkBaseline, DenseBaseline, SectionBaseline
+from kbot.evaluation.gold import (
+    BaselineName,
+    GoldFileError,
+    GoldItem,
+    load_config,
+    load_gold,
+    load_targets,
+    load_thresholds,
+)
 from kbot.evaluation.metrics import Outcome, first_support_rank
 from kbot.evaluation.report import Report, write_report
 from kbot.evaluation.safety_set import SAFETY_SET, measure_file
@@ -21,6 +30,9 @@ from kbot.readability import mean_grade
 from kbot.service import KbotService
 
 GRADED_KINDS = ("answerable", "alarming_educational")
+BASELINES: dict[BaselineName, type[DenseBaseline]] = {"chunk": ChunkBaseline, "section": SectionBaseline}
+# Thresholds that make kbot answer every question it finds a sentence for (``kbot eval --no-abstention``)
+NO_ABSTENTION = {"min_dense_score": -1.0, "min_coverage": 2.0, "min_coverage_dense": 2.0}
 
 
 def evaluate_kbot(service: KbotService, items: Sequence[GoldItem], kb: str = DEFAULT_KB) -> list[Outcome]:
@@ -63,9 +75,9 @@ def starter_grades(service: KbotService, kb: str = DEFAULT_KB) -> dict[str, floa
     return figures
 
 
-def evaluate_baseline(baseline: ChunkBaseline, items: Sequence[GoldItem]) -> list[Outcome]:
+def evaluate_baseline(baseline: DenseBaseline, items: Sequence[GoldItem]) -> list[Outcome]:
     outcomes = []
-    for item in tqdm(items, desc="baseline", unit="q", leave=False):
+    for item in tqdm(items, desc=baseline.name, unit="q", leave=False):
         started = time.perf_counter()
         chunks = baseline.ask(item.question)
         seconds = time.perf_counter() - started
@@ -86,28 +98,48 @@ def evaluate_baseline(baseline: ChunkBaseline, items: Sequence[GoldItem]) -> lis
     return outcomes
 
 
+def in_library(items: Sequence[GoldItem], folder: Path) -> list[GoldItem]:
+    """The items a knowledge base can answer: those that name no article, or an article it holds."""
+    held = {Path(meta.file).stem for meta in load_catalog(folder)}
+    return [item for item in items if not item.article or item.article in held]
+
+
 def run_evaluation(
-    settings: Settings, gold_path: Path, out_dir: Path, with_baseline: bool = True, kb: str = DEFAULT_KB
+    settings: Settings,
+    gold_path: Path,
+    out_dir: Path,
+    with_baseline: bool = True,
+    kb: str = DEFAULT_KB,
+    abstain: bool = True,
 ) -> bool:
     """Run, print and write the evaluation of the knowledge base ``kb``. Returns False when a threshold of the gold
-    set's config is missed."""
-    items = load_gold(gold_path)
-    config = gold_path.with_suffix(".toml")
-    thresholds = load_thresholds(config)
-    targets = load_targets(config)
-    service = KbotService.load(settings, only=[kb])
+    set's config is missed. ``abstain=False`` measures kbot answering every question (its thresholds set aside)."""
+    config_path = gold_path.with_suffix(".toml")
+    config, thresholds, targets = load_config(config_path), load_thresholds(config_path), load_targets(config_path)
+    service = KbotService.load(settings if abstain else settings.model_copy(update=NO_ABSTENTION), only=[kb])
     base = service.kb(kb)
+    every = load_gold(gold_path)
+    items = in_library(every, base.folder)
+    if not items:
+        raise GoldFileError(f"{gold_path}: none of its questions is about an article of the knowledge base {kb!r}.")
     kbot = evaluate_kbot(service, items, kb)
-    baseline = evaluate_baseline(ChunkBaseline(base.folder, service.embedder), items) if with_baseline else []
+    baselines = {
+        name: evaluate_baseline(BASELINES[name](base.folder, service.embedder), items)
+        for name in (config.baselines if with_baseline else [])
+    }
+    first = baselines.pop(config.baselines[0], [])
     report = Report.build(
         kbot,
-        baseline,
+        first,
         thresholds.model_dump(),
         base.abstention,
         base.folder,
         targets.model_dump() if targets else None,
-        measure_file(base.safety, gold_path.parent / SAFETY_SET),  # the gate alone, on ten other specialties
+        measure_file(base.safety, gold_path.parent / SAFETY_SET) if config.safety else None,  # on ten specialties
         starter_grades(service, kb),
+        others={BASELINES[name].name: outcomes for name, outcomes in baselines.items()},
+        skipped=len(every) - len(items),
+        with_safety=config.safety,
     )
     print(report.markdown())
     write_report(report, out_dir)

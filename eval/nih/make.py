@@ -1,0 +1,41 @@
+"""Write the NIH gold sets (eval/nih/dev.jsonl and test.jsonl) and the small library CI measures them on
+(tests/kbs/nih-small), from MedQuAD. Deterministic: the same MedQuAD gives the same files.
+
+    .venv/bin/python eval/nih/make.py [../shared/medquad]
+
+The full library they are made for is `kbot medquad ../shared/medquad --out kbs/nih` (every split).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from kbot.medquad.article import article
+from kbot.medquad.documents import named, read_documents, select
+from kbot.medquad.library import small_library
+from kbot.medquad.questions import gold_questions
+
+HERE = Path(__file__).resolve().parent
+SMALL = HERE.parents[1] / "tests" / "kbs" / "nih-small"
+SMALL_LIMIT, SMALL_DISTRACTORS = 100, 60  # dev and test documents, and train ones; about 5,000 sentences
+
+
+def main(source: Path) -> None:
+    docs = read_documents(source)
+    entries = named(docs)
+    for split in ("dev", "test"):
+        chosen = select(entries, [split], [])
+        items = gold_questions(chosen, docs)
+        texts = {stem: article(doc) for stem, doc in chosen}
+        if any(e not in texts[q.article] for q in items for e in q.evidence):
+            raise SystemExit(f"{split}: a snippet is not verbatim in its article")
+        lines = [json.dumps(q.to_dict(), ensure_ascii=False) for q in items]
+        (HERE / f"{split}.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+        print(f"{split}: {len(items)} questions about {len({q.article for q in items})} of {len(chosen)} articles")
+    print(small_library(source, SMALL, SMALL_LIMIT, SMALL_DISTRACTORS, force=True).report().splitlines()[0])
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]) if len(sys.argv) > 1 else HERE.parents[2] / "shared" / "medquad")

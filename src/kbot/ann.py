@@ -1,0 +1,61 @@
+"""Proposing candidate sentences without scoring every one: a FAISS index per view over the quotable sentences.
+
+Below ``IVF_FROM`` quotable sentences the index is exact (a flat inner-product index). From there on it is an inverted
+file (IVF) of 8-bit scalar-quantised vectors: the question is compared with ``NPROBE`` cluster centroids' members only,
+a few per cent of the sentences, and the candidates it proposes are re-scored exactly from the view's float vectors.
+Either way the index is memory-mapped when loaded, so workers share it.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import faiss
+import numpy as np
+import numpy.typing as npt
+
+from kbot.embedding import Vectors
+
+IVF_FROM = 20_000
+NPROBE = 32  # of about 2 * sqrt(n) clusters: at 200,000 sentences, 32 of 894, about 4% of the vectors
+_TRAIN_PER_CLUSTER = 40  # k-means needs about this many points per centroid; more only costs time
+_ADD_CHUNK = 50_000  # rows read from the memory-mapped view at a time
+
+
+def build(vectors: Vectors, ids: npt.NDArray[np.int64]) -> Any:
+    """A FAISS index of the rows ``ids`` of ``vectors`` (unit length), searched by inner product, returning row ids."""
+    dim = vectors.shape[1]
+    index: Any
+    if len(ids) < IVF_FROM:
+        index = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+    else:
+        clusters = int(2 * math.sqrt(len(ids)))
+        index = faiss.IndexIVFScalarQuantizer(
+            faiss.IndexFlatIP(dim), dim, clusters, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT
+        )
+        sample = np.sort(np.random.default_rng(0).choice(ids, min(len(ids), clusters * _TRAIN_PER_CLUSTER), False))
+        index.train(np.ascontiguousarray(vectors[sample], dtype=np.float32))
+        index.nprobe = NPROBE
+    for start in range(0, len(ids), _ADD_CHUNK):
+        chunk = ids[start : start + _ADD_CHUNK]
+        index.add_with_ids(np.ascontiguousarray(vectors[chunk], dtype=np.float32), chunk)
+    return index
+
+
+def write(index: Any, path: Path) -> None:
+    faiss.write_index(index, str(path))
+
+
+def read(path: Path) -> Any:
+    return faiss.read_index(str(path), faiss.IO_FLAG_MMAP)
+
+
+def nearest(index: Any, vector: Vectors, k: int) -> npt.NDArray[np.int64]:
+    """The row ids of the (about) ``k`` rows closest to ``vector``, best first."""
+    if not index.ntotal:
+        return np.zeros(0, dtype=np.int64)
+    _, found = index.search(np.asarray(vector, dtype=np.float32).reshape(1, -1), min(k, index.ntotal))
+    ids: npt.NDArray[np.int64] = found[0]
+    return ids[ids >= 0]

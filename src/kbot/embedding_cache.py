@@ -1,0 +1,144 @@
+"""Embedding through a cache: each text's vectors are kept by (model, kind, text), so a re-ingest encodes only new text.
+
+The cache is one SQLite file per knowledge base, ``<index dir>/cache/embeddings.sqlite`` (beside ``builds/``, which
+are swapped and deleted), with two tables: ``vectors`` (what ``Embedder.embed`` gives a text) and ``encoded`` (what
+``Embedder.encode`` gives: its vector, its word pieces and their vectors, as float16). The kind, not the view, is in
+the key: the same text gives the same vector in every view (a one-sentence block's window is the sentence itself).
+
+A build always reads its vectors back from the cache, so a build after an edit is identical to one from scratch.
+Texts still to encode go to the model longest first in batches (``CHUNK`` at a time, so memory stays bounded), with
+a progress bar and its ETA on stderr when that is a terminal; after a build, entries it did not use are dropped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+from tqdm import tqdm
+
+from kbot.embedding import Embedder, Encoded, Vectors
+
+T = TypeVar("T")
+CACHE_FILE = Path("cache") / "embeddings.sqlite"
+CHUNK = 1024  # texts per model call and per read: bounds memory whatever the corpus size
+KINDS = ("vectors", "encoded")
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS vectors (key BLOB PRIMARY KEY, vector BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS encoded (key BLOB PRIMARY KEY, vector BLOB NOT NULL, pieces TEXT NOT NULL,
+                                    piece_vectors BLOB NOT NULL);
+CREATE TEMP TABLE used (key BLOB PRIMARY KEY);
+"""
+
+
+def chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+class EmbeddingCache:
+    """One build's view of a knowledge base's cache: ``fill`` encodes what is missing, then ``vectors`` and
+    ``encoded`` read every text's back, in order. Use it as a context manager; ``prune`` after a build succeeds."""
+
+    def __init__(self, index_dir: Path, embedder: Embedder) -> None:
+        path = index_dir / CACHE_FILE
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._db = _open(path)
+        except sqlite3.DatabaseError:  # a damaged cache is only lost time: start it again
+            path.unlink()
+            self._db = _open(path)
+        self._embedder = embedder
+        self.dim = embedder.dim
+
+    def __enter__(self) -> EmbeddingCache:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._db.close()
+
+    def _keys(self, kind: str, texts: Sequence[str]) -> list[bytes]:
+        prefix = f"{self._embedder.name}\0{kind}\0".encode()
+        return [hashlib.sha256(prefix + t.encode()).digest() for t in texts]
+
+    def _missing(self, kind: str, texts: Sequence[str]) -> list[str]:
+        """The distinct texts of ``texts`` not in the cache yet, longest first (batches of alike lengths pad less)."""
+        wanted = dict(zip(self._keys(kind, texts), texts, strict=True))
+        for keys in chunks(list(wanted), 500):
+            marks = ",".join("?" * len(keys))
+            for (key,) in self._db.execute(f"SELECT key FROM {kind} WHERE key IN ({marks})", keys):
+                del wanted[key]
+        return sorted(wanted.values(), key=len, reverse=True)
+
+    def fill(self, jobs: Sequence[tuple[str, Sequence[str]]]) -> int:
+        """Encode every (kind, texts) job's texts that the cache lacks, with one progress bar; how many there were."""
+        todo = [(kind, self._missing(kind, texts)) for kind, texts in jobs]
+        total = sum(len(texts) for _, texts in todo)
+        with tqdm(total=total, desc="Embedding", unit="text", disable=None, smoothing=0.1) as bar:
+            for kind, texts in todo:
+                for chunk in chunks(texts):
+                    self._store(kind, chunk)
+                    bar.update(len(chunk))
+        return total
+
+    def _store(self, kind: str, texts: Sequence[str]) -> None:
+        keys = self._keys(kind, texts)
+        if kind == "vectors":
+            rows = [(k, v.tobytes()) for k, v in zip(keys, self._embedder.embed(texts), strict=True)]
+            self._db.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?)", rows)
+        else:
+            encoded = self._embedder.encode(texts)
+            self._db.executemany(
+                "INSERT OR REPLACE INTO encoded VALUES (?, ?, ?, ?)",
+                [(k, *_encoded_row(e)) for k, e in zip(keys, encoded, strict=True)],
+            )
+        self._db.commit()
+
+    def _rows(self, kind: str, columns: str, texts: Sequence[str]) -> Iterator[tuple[Any, ...]]:
+        """The cached rows of ``texts``, in their order, CHUNK at a time; each key is marked as used by this build."""
+        for chunk in chunks(texts):
+            keys = self._keys(kind, chunk)
+            self._db.executemany("INSERT OR IGNORE INTO used VALUES (?)", [(k,) for k in keys])
+            marks = ",".join("?" * len(set(keys)))
+            query = f"SELECT key, {columns} FROM {kind} WHERE key IN ({marks})"
+            found = {row[0]: row[1:] for row in self._db.execute(query, list(set(keys)))}
+            yield from (found[k] for k in keys)
+
+    def vectors(self, texts: Sequence[str]) -> Iterator[Vectors]:
+        """Each text's vector (as ``embed`` gave it), in order; ``fill`` must have run for these texts."""
+        for (blob,) in self._rows("vectors", "vector", texts):
+            yield np.frombuffer(blob, dtype=np.float32)
+
+    def encoded(self, texts: Sequence[str]) -> Iterator[Encoded]:
+        """Each text as ``encode`` gave it (piece vectors rounded to float16), in order, after ``fill``."""
+        dim = self._embedder.dim
+        for vector, pieces, piece_vectors in self._rows("encoded", "vector, pieces, piece_vectors", texts):
+            names = tuple(json.loads(str(pieces)))
+            matrix = np.frombuffer(piece_vectors, dtype=np.float16).reshape(len(names), dim).astype(np.float32)
+            yield Encoded(np.frombuffer(vector, dtype=np.float32), names, matrix)
+
+    def prune(self) -> None:
+        """Drop every entry the build did not use (texts edited away, another model's): the cache stays its size."""
+        for kind in KINDS:
+            self._db.execute(f"DELETE FROM {kind} WHERE key NOT IN (SELECT key FROM used)")
+        self._db.commit()
+
+
+def _open(path: Path) -> sqlite3.Connection:
+    db = sqlite3.connect(path)
+    try:
+        db.executescript(_SCHEMA)
+    except sqlite3.DatabaseError:
+        db.close()
+        raise
+    return db
+
+
+def _encoded_row(e: Encoded) -> tuple[bytes, str, bytes]:
+    pieces = json.dumps(list(e.pieces), ensure_ascii=False)
+    return np.asarray(e.vector, np.float32).tobytes(), pieces, np.asarray(e.piece_vectors, np.float16).tobytes()

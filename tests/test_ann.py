@@ -1,0 +1,50 @@
+"""FAISS indexes that propose candidates: exact below IVF_FROM rows, an inverted file from there on, memory-mapped."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from kbot import ann
+from kbot.embedding import unit_rows
+
+
+def _clustered(n: int, dim: int = 32, seed: int = 1) -> np.ndarray:
+    """Unit vectors around 50 directions, as sentence embeddings cluster by topic."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(50, dim))
+    return unit_rows((centres[rng.integers(0, 50, n)] + 0.4 * rng.normal(size=(n, dim))).astype(np.float32))
+
+
+def test_a_small_index_is_exact_and_returns_row_ids(tmp_path: Path) -> None:
+    vectors = _clustered(500)
+    ids = np.arange(1, 500, 2, dtype=np.int64)  # only some rows (the quotable ones) are indexed
+    ann.write(ann.build(vectors, ids), tmp_path / "v.faiss")
+    index = ann.read(tmp_path / "v.faiss")
+    query = vectors[7]
+    expected = ids[np.argsort(-(vectors[ids] @ query))[:10]]
+    assert list(ann.nearest(index, query, 10)) == list(expected)
+
+
+def test_a_large_index_is_an_inverted_file_that_finds_the_nearest_rows(tmp_path: Path) -> None:
+    n = ann.IVF_FROM + 1_000
+    vectors = _clustered(n)
+    ids = np.arange(n, dtype=np.int64)
+    built = ann.build(vectors, ids)
+    assert built.nlist < n / 50 and built.nprobe == ann.NPROBE
+    ann.write(built, tmp_path / "v.faiss")
+    index = ann.read(tmp_path / "v.faiss")
+    recalls = []
+    for q in range(0, n, n // 20):
+        exact = set(np.argsort(-(vectors @ vectors[q]))[:20])
+        recalls.append(len(exact & set(ann.nearest(index, vectors[q], 100))) / 20)
+    assert np.mean(recalls) >= 0.95
+
+
+@pytest.mark.parametrize("n", [0, 3])
+def test_tiny_and_empty_indexes_answer_what_they_hold(tmp_path: Path, n: int) -> None:
+    vectors = _clustered(max(n, 1))[:n]
+    index = ann.build(vectors, np.arange(n, dtype=np.int64))
+    assert sorted(ann.nearest(index, _clustered(1)[0], 10)) == list(range(n))

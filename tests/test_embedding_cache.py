@@ -1,0 +1,116 @@
+"""The embedding cache: a rebuild after editing one article encodes only its new text, and builds the same index."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from kbot.embedding import Encoded, FakeEmbedder, Vectors
+from kbot.embedding_cache import CACHE_FILE
+from kbot.index import build_index, load_index, read_corpus, sentence_rows, view_texts
+
+ASTHMA = Path(__file__).resolve().parent / "kbs" / "asthma"
+EDIT = "\nA peak flow meter measures how well air moves out of the lungs.\n"
+
+
+class CountingEmbedder(FakeEmbedder):
+    """The fake, remembering every text it was asked to embed or encode."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[str] = []
+
+    def embed(self, texts: Sequence[str]) -> Vectors:
+        self.seen += texts
+        return super().embed(texts)
+
+    def encode(self, texts: Sequence[str]) -> list[Encoded]:
+        self.seen += texts
+        return super().encode(texts)
+
+
+@pytest.fixture
+def kb(tmp_path: Path) -> Path:
+    folder = tmp_path / "kb"
+    shutil.copytree(ASTHMA, folder)
+    return folder
+
+
+def _sentence_texts(kb: Path) -> set[str]:
+    documents = read_corpus(kb)
+    views = view_texts(sentence_rows(documents), {d.meta.id: d.meta.title for d in documents})
+    return {t for texts in views.values() for t in texts}
+
+
+def _data_files(build: Path) -> dict[str, bytes]:
+    return {f.name: f.read_bytes() for f in sorted(build.iterdir()) if f.name != "manifest.json"}
+
+
+def test_rebuild_after_an_edit_encodes_only_the_new_texts_and_builds_the_same_index(kb: Path, tmp_path: Path) -> None:
+    embedder = CountingEmbedder()
+    build_index(kb, tmp_path / "index", embedder)
+    before = _sentence_texts(kb)
+    article = sorted(kb.glob("*.md"))[0]
+    article.write_text(article.read_text(encoding="utf-8") + EDIT, encoding="utf-8")
+    embedder.seen.clear()
+    build_index(kb, tmp_path / "index", embedder)
+    new_sentence_texts = _sentence_texts(kb) - before
+    assert new_sentence_texts and new_sentence_texts <= set(embedder.seen)
+    assert not set(embedder.seen) & before  # no unchanged sentence went to the model again
+    assert len(embedder.seen) < len(before) / 2  # passages near the edit change too, and nothing else
+    build_index(kb, tmp_path / "scratch", FakeEmbedder())
+    rebuilt, scratch = (load_index(tmp_path / d, kb, FakeEmbedder.name).path for d in ("index", "scratch"))
+    assert _data_files(rebuilt) == _data_files(scratch)
+
+
+def test_an_unchanged_rebuild_calls_no_model(kb: Path, tmp_path: Path) -> None:
+    build_index(kb, tmp_path / "index", FakeEmbedder())
+    embedder = CountingEmbedder()
+    build_index(kb, tmp_path / "index", embedder)
+    assert embedder.seen == []
+
+
+def test_the_cache_keeps_only_what_the_last_build_used(kb: Path, tmp_path: Path) -> None:
+    build_index(kb, tmp_path / "index", FakeEmbedder())
+    first = _cached_keys(tmp_path / "index")
+    article = sorted(kb.glob("*.md"))[0]
+    article.write_text(article.read_text(encoding="utf-8") + EDIT, encoding="utf-8")
+    build_index(kb, tmp_path / "index", FakeEmbedder())
+    second = _cached_keys(tmp_path / "index")
+    assert first - second and second - first  # the edited texts' old entries left, their new ones came
+    shutil.rmtree(tmp_path / "index" / "builds")  # the cache lives beside the builds, not in one
+    assert (tmp_path / "index" / CACHE_FILE).is_file()
+
+
+def test_a_damaged_cache_is_started_again(kb: Path, tmp_path: Path) -> None:
+    (tmp_path / "index" / CACHE_FILE).parent.mkdir(parents=True)
+    (tmp_path / "index" / CACHE_FILE).write_bytes(b"not a database at all" * 100)
+    build_index(kb, tmp_path / "index", FakeEmbedder())
+    assert load_index(tmp_path / "index", kb, FakeEmbedder.name).passages
+    assert _cached_keys(tmp_path / "index")
+
+
+def _cached_keys(index_dir: Path) -> set[bytes]:
+    with sqlite3.connect(index_dir / CACHE_FILE) as db:
+        return {k for (k,) in db.execute("SELECT key FROM vectors UNION ALL SELECT key FROM encoded")}
+
+
+def test_a_terminal_sees_a_progress_bar_with_an_eta(
+    kb: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    build_index(kb, tmp_path / "index", FakeEmbedder())
+    err = capsys.readouterr().err
+    assert "Embedding" in err and "100%" in err and "<" in err  # tqdm's [elapsed<remaining]
+
+
+def test_no_progress_bar_when_stderr_is_not_a_terminal(
+    kb: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    build_index(kb, tmp_path / "index", FakeEmbedder())
+    assert "Embedding" not in capsys.readouterr().err

@@ -1,0 +1,51 @@
+"""CI keeps the NIH knowledge base's quality from regressing: the small library (tests/kbs/nih-small, 160 MedQuAD
+articles) is ingested with the real model once, and `kbot eval`'s own code path measures the dev gold set on it, kbot
+beside both baselines, with the gate of eval/nih/dev.toml."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from kbot.config import Settings
+from kbot.embedding import Embedder
+from kbot.evaluation.gold import load_gold
+from kbot.evaluation.run import in_library, run_evaluation
+from kbot.index import build_index
+
+ROOT = Path(__file__).resolve().parents[1]
+SMALL = ROOT / "tests" / "kbs" / "nih-small"
+DEV = ROOT / "eval" / "nih" / "dev.jsonl"
+
+
+@pytest.fixture(scope="module")
+def nih_settings(
+    make_settings: Callable[..., Settings], tmp_path_factory: pytest.TempPathFactory, real_embedder: Embedder
+) -> Settings:
+    index_dir = tmp_path_factory.mktemp("nih-index")
+    build_index(SMALL, index_dir / "nih", real_embedder)
+    return make_settings(index_dir=index_dir, knowledge_bases={"nih": SMALL})
+
+
+@pytest.mark.model
+def test_kbot_eval_measures_the_dev_set_on_the_small_library(
+    nih_settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    passed = run_evaluation(nih_settings, DEV, tmp_path, kb="nih")
+    data = json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))
+    held = len(in_library(load_gold(DEV), SMALL))
+    assert held > 100 and data["skipped"] == len(load_gold(DEV)) - held
+    assert data["kbot"]["answerable"]["questions"] == held
+    assert set(data["baselines"]) == {"section baseline"} and data["baseline"]["answerable"]["questions"] == held
+    best = max(
+        data["baseline"]["answerable"]["support_at_1"],
+        data["baselines"]["section baseline"]["answerable"]["support_at_1"],
+    )
+    assert data["support_at_1_margin"] == pytest.approx(data["kbot"]["answerable"]["support_at_1"] - best)
+    assert data["kbot"]["overall"]["faithfulness"] == 1.0
+    assert data["specialties"] is None  # the safety set is not this set's business
+    assert passed and data["failures"] == [], data["failures"]  # the gate of eval/nih/dev.toml
+    assert "| section baseline |" in capsys.readouterr().out
