@@ -79,7 +79,8 @@ def test_the_cache_keeps_only_what_the_last_build_used(kb: Path, tmp_path: Path)
     build_index(kb, tmp_path / "index", FakeEmbedder())
     first = _cached_keys(tmp_path / "index")
     article = sorted(kb.glob("*.md"))[0]
-    article.write_text(article.read_text(encoding="utf-8") + EDIT, encoding="utf-8")
+    text = article.read_text(encoding="utf-8")
+    article.write_text(text.replace(" the ", " the very ", 1) + EDIT, encoding="utf-8")  # one sentence changed
     build_index(kb, tmp_path / "index", FakeEmbedder())
     second = _cached_keys(tmp_path / "index")
     assert first - second and second - first  # the edited texts' old entries left, their new ones came
