@@ -78,7 +78,7 @@ def test_thumbs_down_with_the_keyboard_sends_the_reason_and_comment(
     feedback = page.locator(".kbot-feedback").first
     expect(feedback).to_contain_text("Was this helpful?")
     assert reply.locator(".kbot-notice").count() == 1  # the reply still ends with the notice; the thumbs follow it
-    page.get_by_role("button", name="No").focus()
+    page.get_by_role("button", name="No", exact=True).focus()
     page.keyboard.press("Enter")
     expect(page.get_by_role("radio").first).to_be_focused()
     expect(feedback).to_contain_text("Please do not include personal health details")
@@ -106,7 +106,7 @@ def test_thumbs_up_in_the_widget_reaches_the_database_and_a_crisis_gets_no_thumb
     ask(frame, QUESTION, "answered")
     expect(frame.locator(".kbot-feedback")).to_have_count(1)  # under the answer, not under the help lines
     assert_accessible(frame, "the chat panel with the thumbs")
-    frame.get_by_role("button", name="Yes").click()
+    frame.get_by_role("button", name="Yes", exact=True).click()
     expect(frame.locator(".kbot-feedback")).to_have_text("Thank you for your feedback.")
     ups = [v for v in stored_votes(server, feedback_settings) if v.helpful]
     assert len(ups) == before + 1 and all(v.reason is None and v.comment is None for v in ups)
