@@ -543,6 +543,11 @@ def test_phone_panel_is_full_screen_with_large_enough_input_and_targets(
 ) -> None:
     page = phone.page()
     frame = open_widget(page, host.origin + "/")
+    # the panel may still be sliding into place: wait (bounded) until it rests at the top, then measure it
+    page.locator(PANEL).evaluate(
+        "e => new Promise(done => { let n = 0; const rest = () => e.getBoundingClientRect().y === 0 || ++n > 300 ? "
+        "done() : requestAnimationFrame(rest); rest(); })"
+    )
     assert page.locator(PANEL).bounding_box() == {"x": 0, "y": 0, **PHONE}
     size = frame.locator("#kbot-input").evaluate("i => parseFloat(getComputedStyle(i).fontSize)")
     assert size >= 16, "iOS zooms into inputs under 16px"

@@ -1,10 +1,12 @@
 # ruff: noqa: F811  (pytest fixtures imported from test_browser.py are found by name, and redefined as arguments)
 """What patients see (issue 17), in a real browser: Debian's Chromium driven by Playwright against kbot with the real
 model and index, the widget on a second origin. Reuses the servers, the browser and the helpers of test_browser.py.
-Screenshots of each state go to docs/screenshots/ (small PNGs, linked from the README)."""
+Screenshots of each state go to test-artifacts/screenshots/, or to docs/screenshots/ (linked from the README) with
+KBOT_UPDATE_SCREENSHOTS=1."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -34,7 +36,9 @@ from test_browser import (  # noqa: F401  (fixtures are found by name)
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
 
-DOCS_SHOTS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
+ROOT = Path(__file__).resolve().parents[1]
+# The README's pictures are refreshed only on request (KBOT_UPDATE_SCREENSHOTS=1): a test run leaves the tree clean.
+DOCS_SHOTS = ROOT / ("docs" if os.environ.get("KBOT_UPDATE_SCREENSHOTS") == "1" else "test-artifacts") / "screenshots"
 WIDTHS = [1280, 390, 320]
 
 
@@ -237,7 +241,8 @@ def test_on_a_phone_focus_stays_in_the_panel_and_the_page_does_not_scroll(
     assert_accessible(frame, "the phone panel with an answer")
     doc_shot(page, "widget-phone-answer")
     frame.locator(".kbot-close").click()
-    assert page.evaluate("getComputedStyle(document.documentElement).overflow") != "hidden"
+    # the panel tells the page it closed by a message: wait (bounded) for the page to scroll again
+    page.wait_for_function("getComputedStyle(document.documentElement).overflow !== 'hidden'", timeout=5_000)
     assert page.evaluate("document.querySelector('main').inert") is False
 
 

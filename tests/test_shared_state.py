@@ -227,6 +227,15 @@ def test_when_redis_stops_the_answers_go_on(
         assert client.get("/readyz").json()["redis"]["status"] == "unavailable"
 
 
+def test_a_worker_connects_at_start_so_that_the_first_question_does_not_pay_for_it(
+    fake_app: Callable[..., TestClient], redis_url: str, store: redis.Redis
+) -> None:
+    with fake_app(redis_url=redis_url, rate_limit_per_minute=50) as client:
+        before_any_request = [key.decode() for key in store.scan_iter()]
+        assert client.get("/readyz").json()["redis"] == {"status": "ok", "errors": 0}
+    assert [key for key in before_any_request if "warm-up" in key], before_any_request
+
+
 @pytest.mark.parametrize("url", ["localhost:6379", "http://cache:6379", "redis://"])
 def test_a_redis_url_that_is_not_one_is_a_clear_settings_error(url: str) -> None:
     with pytest.raises(InvalidSettings, match="KBOT_REDIS_URL"):

@@ -223,6 +223,8 @@ def _lifespan(runtime: Runtime, service: "KbotService | None", loader: Loader | 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime.store = await _open_store(runtime)
+        if runtime.shared is not None:
+            await runtime.shared.warm_up()
         if service is not None:
             runtime.start(service)
         else:

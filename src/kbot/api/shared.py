@@ -34,6 +34,8 @@ from kbot.domain import Answer, ClinicContact, GlossaryEntry, Quote, Resource, S
 
 log = logging.getLogger("kbot.api")
 REDIS_TIMEOUT_S = 0.5  # the longest one Redis call may hold a request
+WARM_UP_TIMEOUT_S = 3.0  # the first calls (a connection, the limiter's scripts) are made at start, with more time
+WARM_UP_CALLER = "kbot:warm-up"  # the rate-limit key the warm-up spends one hit of; no caller has it
 RETRY_AFTER_S = 5.0  # after a failure, how long the worker does without Redis before trying again
 CACHE_TTL_S = 3600  # a cached answer's life; Redis's own maxmemory policy bounds the total (see compose.yaml)
 KEY_PREFIX = "kbot"
@@ -118,6 +120,13 @@ class SharedRateLimiter:
         self._health.succeeded()
         return decision
 
+    async def warm_up(self) -> None:
+        """Connects and has Redis load the scripts of a hit and of a refusal: the first patient does not pay them."""
+        if self.per_minute > 0:
+            limiter = self._limiter.get()
+            await limiter.hit(self._item, WARM_UP_CALLER)
+            await limiter.get_window_stats(self._item, WARM_UP_CALLER)
+
     async def _hit(self, caller: str) -> Decision:
         limiter = self._limiter.get()
         if await limiter.hit(self._item, caller):
@@ -151,6 +160,9 @@ class SharedAnswerCache:
     async def put(self, key: str, answer: Answer) -> None:
         await self._call("the answer cache", lambda client: client.set(key, encode_answer(answer), ex=self._ttl))
 
+    async def warm_up(self) -> None:
+        await self._client.get().ping()
+
     async def _call(self, what: str, command: Callable[[aioredis.Redis], Any]) -> Any:
         if not self._health.available:
             return None
@@ -179,6 +191,18 @@ class SharedState:
         fallback = RateLimiter(settings.rate_limit_per_minute)
         limiter = SharedRateLimiter(url, settings.rate_limit_per_minute, health, fallback)
         return cls(health, limiter, SharedAnswerCache(url, health, answer_fingerprint(settings)))
+
+    async def warm_up(self) -> None:
+        """The worker's first calls to Redis, made at start with ``WARM_UP_TIMEOUT_S``: a connection and a script upload
+        can take longer than a request may wait on a busy machine. A Redis that is down is noted, and start goes on."""
+        try:
+            async with asyncio.timeout(WARM_UP_TIMEOUT_S):
+                await self.limiter.warm_up()
+                await self.cache.warm_up()
+        except Exception as exc:
+            self.health.failed("warm-up", exc)
+        else:
+            self.health.succeeded()
 
 
 def answer_fingerprint(settings: Settings) -> str:
