@@ -2,7 +2,7 @@
 """What patients see (issue 17), in a real browser: Debian's Chromium driven by Playwright against kbot with the real
 model and index, the widget on a second origin. Reuses the servers, the browser and the helpers of test_browser.py.
 Screenshots of each state go to test-artifacts/screenshots/, or to docs/screenshots/ (linked from the README) with
-KBOT_UPDATE_SCREENSHOTS=1."""
+UPDATE_SCREENSHOTS=1."""
 
 from __future__ import annotations
 
@@ -37,8 +37,8 @@ from test_browser import (  # noqa: F401  (fixtures are found by name)
 pytestmark = [pytest.mark.browser, pytest.mark.server]
 
 ROOT = Path(__file__).resolve().parents[1]
-# The README's pictures are refreshed only on request (KBOT_UPDATE_SCREENSHOTS=1): a test run leaves the tree clean.
-DOCS_SHOTS = ROOT / ("docs" if os.environ.get("KBOT_UPDATE_SCREENSHOTS") == "1" else "test-artifacts") / "screenshots"
+# The README's pictures are refreshed only on request (UPDATE_SCREENSHOTS=1): a test run leaves the tree clean.
+DOCS_SHOTS = ROOT / ("docs" if os.environ.get("UPDATE_SCREENSHOTS") == "1" else "test-artifacts") / "screenshots"
 WIDTHS = [1280, 390, 320]
 
 
