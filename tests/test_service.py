@@ -205,6 +205,16 @@ def test_an_out_of_scope_question_gets_no_answer_and_suggestions_from_the_source
         assert f"- {suggestion}" in answer.text
 
 
+@pytest.mark.parametrize("question", [",", "?!", "👍", "…"])
+def test_a_message_without_a_letter_or_digit_gets_no_answer_without_retrieval(
+    real_service: KbotService, question: str
+) -> None:
+    """Punctuation alone embeds close to short list items (cosine 0.73 for "," on the NIH library): never a quote."""
+    answer = real_service.ask(question)
+    assert answer.status is Status.NO_ANSWER and answer.quotes == () and answer.evidence == {}
+    assert answer.suggestions and answer.text.endswith(answer.notice)
+
+
 # --------------------------------------------------------------------------------------------- invalid questions
 
 

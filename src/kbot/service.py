@@ -119,6 +119,8 @@ class KbotService:
     def _retrieve_and_quote(
         self, base: KnowledgeBase, text: str, query: str, encoded: Encoded, help_lines: tuple[Resource, ...] = ()
     ) -> Answer:
+        if not any(ch.isalnum() for ch in text):  # "," or "👍" asks nothing: no sentence is close to it in meaning
+            return compose.no_answer(text, suggestions(base, encoded.vector), base.notice, {}, help_lines)
         found = base.retriever.retrieve(query, encoded)
         signals = evidence(found)
         if not base.abstention.should_answer(found):
