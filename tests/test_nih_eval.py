@@ -5,6 +5,7 @@ beside both baselines, with the gate of eval/nih/dev.toml."""
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -12,9 +13,12 @@ import pytest
 
 from kbot.config import Settings
 from kbot.embedding import Embedder
+from kbot.evaluation.calibrate import calibrate_loaded
 from kbot.evaluation.gold import load_gold
 from kbot.evaluation.run import in_library, run_evaluation
+from kbot.folder import CALIBRATION_FILE
 from kbot.index import build_index
+from kbot.service import KbotService
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = ROOT / "tests" / "kbs" / "nih-small"
@@ -36,9 +40,11 @@ def test_kbot_eval_measures_the_dev_set_on_the_small_library(
 ) -> None:
     passed = run_evaluation(nih_settings, DEV, tmp_path, kb="nih")
     data = json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))
-    held = len(in_library(load_gold(DEV), SMALL))
-    assert held > 100 and data["skipped"] == len(load_gold(DEV)) - held
+    kept = in_library(load_gold(DEV), SMALL)
+    held = sum(item.kind == "answerable" for item in kept)
+    assert held > 100 and data["skipped"] == len(load_gold(DEV)) - len(kept)
     assert data["kbot"]["answerable"]["questions"] == held
+    assert data["kbot"]["out_of_scope"]["questions"] == len(kept) - held >= 60  # no article: every library asks them
     assert set(data["baselines"]) == {"section baseline"} and data["baseline"]["answerable"]["questions"] == held
     best = max(
         data["baseline"]["answerable"]["support_at_1"],
@@ -49,3 +55,22 @@ def test_kbot_eval_measures_the_dev_set_on_the_small_library(
     assert data["specialties"] is None  # the safety set is not this set's business
     assert passed and data["failures"] == [], data["failures"]  # the gate of eval/nih/dev.toml
     assert "| section baseline |" in capsys.readouterr().out
+
+
+@pytest.mark.model
+def test_the_library_calibrated_on_itself_answers_and_declines_nine_in_ten_of_dev(
+    nih_settings: Settings, real_embedder: Embedder, tmp_path: Path
+) -> None:
+    """Issue 13's abstention that fits each library: `kbot calibrate` without a labelled set, on a copy of the small
+    library without its abstention.toml, then dev's answerable questions and its off-topic ones (eval/off_topic.txt,
+    never calibrated on)."""
+    folder = Path(shutil.copytree(SMALL, tmp_path / "nih"))
+    (folder / CALIBRATION_FILE).unlink()
+    settings = nih_settings.model_copy(update={"knowledge_bases": {"nih": folder}})
+    choice = calibrate_loaded(KbotService.load(settings, real_embedder, only=["nih"]), "nih")
+    assert (folder / CALIBRATION_FILE).is_file()
+    run_evaluation(settings, DEV, tmp_path / "report", with_baseline=False, kb="nih")
+    data = json.loads((tmp_path / "report" / "report.json").read_text(encoding="utf-8"))
+    assert data["kbot"]["out_of_scope"]["questions"] >= 60
+    assert data["safety"]["answerable_answered"] >= 0.90, choice
+    assert data["safety"]["out_of_scope_abstained"] >= 0.90, choice

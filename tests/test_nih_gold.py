@@ -114,20 +114,41 @@ def test_patient_focus_and_typos() -> None:
 
 
 @pytest.mark.parametrize("split", ["dev", "test"])
-def test_the_sets_are_answerable_items_each_naming_its_article(split: str) -> None:
+def test_the_sets_are_answerable_items_each_naming_its_article_then_off_topic_ones(split: str) -> None:
     items = SETS[split]
-    assert len(items) > 1000
-    assert all(q.kind == "answerable" and q.evidence and q.article for q in items)
+    answerable = [q for q in items if q.kind == "answerable"]
+    off_topic = items[len(answerable) :]
+    assert len(answerable) > 1000 and all(q.evidence and q.article for q in answerable)
+    assert len(off_topic) >= 60 and all(q.kind == "out_of_scope" and not q.article for q in off_topic)
     assert len({q.question.casefold() for q in items}) == len(items)
 
 
-def test_dev_and_test_ask_about_different_articles() -> None:
-    assert not {q.article for q in SETS["dev"]} & {q.article for q in SETS["test"]}
+def test_dev_and_test_ask_about_different_articles_and_share_no_off_topic_question() -> None:
+    assert not {q.article for q in SETS["dev"] if q.article} & {q.article for q in SETS["test"] if q.article}
+    assert not {q.question for q in SETS["dev"] if not q.article} & {q.question for q in SETS["test"] if not q.article}
+    every = {q.question for split in SETS.values() for q in split if q.kind == "out_of_scope"}
+    assert every == set(off_topic_lines(ROOT / "eval" / "off_topic.txt"))
+
+
+def test_the_off_topic_questions_measured_on_are_not_those_calibrated_on() -> None:
+    measured = off_topic_lines(ROOT / "eval" / "off_topic.txt")
+    shipped = off_topic_lines(ROOT / "src" / "kbot" / "data" / "off_topic.txt")
+    assert len(measured) >= 150 and len(shipped) >= 200
+    assert not {_words(q) for q in measured} & {_words(q) for q in shipped} - {""}  # "" : emoji alone, in both
+
+
+def off_topic_lines(path: Path) -> list[str]:
+    lines = [line.strip() for line in path.read_text(encoding="utf-8").splitlines()]
+    return [line for line in lines if line and not line.startswith("#")]
+
+
+def _words(question: str) -> str:
+    return " ".join(re.findall(r"\w+", question.casefold()))
 
 
 @pytest.mark.parametrize("split", ["dev", "test"])
 def test_snippets_are_verbatim_in_the_small_librarys_articles(split: str) -> None:
-    held = [q for q in SETS[split] if (SMALL / f"{q.article}.md").is_file()]
+    held = [q for q in SETS[split] if q.article and (SMALL / f"{q.article}.md").is_file()]
     assert len(held) > 100
     texts = {q.article: read_source_text(SMALL / f"{q.article}.md") for q in held}
     assert not [(q.id, e) for q in held for e in q.evidence if e not in texts[q.article]]
@@ -138,7 +159,7 @@ def test_snippets_are_verbatim_in_every_article_of_medquad() -> None:
     entries = named(read_documents(MEDQUAD))
     for split, items in SETS.items():
         texts = {stem: article(doc) for stem, doc in select(entries, [split], [])}
-        assert not [(q.id, e) for q in items for e in q.evidence if e not in texts[q.article]]
+        assert not [(q.id, e) for q in items if q.article for e in q.evidence if e not in texts[q.article]]
 
 
 @pytest.mark.parametrize("split", ["dev", "test"])

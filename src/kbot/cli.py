@@ -123,6 +123,7 @@ def _ingest(settings: Settings, names: list[str] | None, if_needed: bool) -> lis
                 try:
                     load_index(index_dir, folder, settings.model_name)
                     typer.echo(f"{name}: the index is up to date.")
+                    embedder = _calibrate_if_missing(settings, name, folder, embedder)
                     continue
                 except KbotError as exc:
                     typer.echo(f"{name}: {exc.message} Building it now.")
@@ -136,7 +137,29 @@ def _ingest(settings: Settings, names: list[str] | None, if_needed: bool) -> lis
         counts = ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in manifest["counts"].items())
         typer.echo(f"{name}: built the index in {time.perf_counter() - started:.1f} s: {counts}.")
         typer.echo(f"{name}: it is in {index_dir / 'current'} (model {manifest['model']}).")
+        embedder = _calibrate_if_missing(settings, name, folder, embedder)
     return failed
+
+
+def _calibrate_if_missing(settings: Settings, name: str, folder: Path, embedder: Any) -> Any:
+    """A knowledge base without abstention.toml is calibrated on its own headings (kbot calibrate without a labelled
+    set), so that it does not answer with thresholds chosen for another library. Failing to leaves the defaults and
+    says so; it never fails the ingest, whose index is built. Returns the embedder, loaded if it was not."""
+    from kbot.embedding import load_embedder
+    from kbot.evaluation.calibrate import calibrate_loaded
+    from kbot.folder import CALIBRATION_FILE
+    from kbot.service import KbotService
+
+    if (folder / CALIBRATION_FILE).exists():
+        return embedder
+    typer.echo(f"{name}: no {CALIBRATION_FILE} yet: choosing its abstention thresholds on its own headings ...")
+    try:
+        embedder = embedder or load_embedder(settings.model_name)
+        calibrate_loaded(KbotService.load(settings, embedder, only=[name]), name)
+    except (KbotError, OSError) as exc:
+        message = exc.message if isinstance(exc, KbotError) else f"{folder / CALIBRATION_FILE}: {exc.strerror or exc}"
+        typer.echo(f"{name}: not calibrated ({message}); it answers with the default thresholds.", err=True)
+    return embedder
 
 
 @app.command()
@@ -324,10 +347,15 @@ def evaluate(
 @app.command()
 @friendly_errors
 def calibrate(
-    labelled: Annotated[Path, typer.Argument(help="Labelled questions (JSON lines)")] = Path("eval/calibration.jsonl"),
+    labelled: Annotated[
+        Path | None,
+        typer.Argument(help="Labelled questions (JSON lines) [default: made from the knowledge base's own headings]"),
+    ] = None,
     kb: KbOpt = "default",
 ) -> None:
-    """Choose the abstention thresholds on a labelled set and write them to the knowledge base's abstention.toml."""
+    """Choose the abstention thresholds and write them to the knowledge base's abstention.toml: on a labelled set
+    (e.g. eval/calibration.jsonl), or, without one, on the knowledge base's own headings held out and kbot's
+    off-topic questions."""
     from kbot.evaluation.calibrate import run_calibration
 
     run_calibration(_settings(), labelled, kb=kb)

@@ -214,6 +214,10 @@ class Retriever:
                 lead[r.id] = 1.0
         return heading_of, lead
 
+    def words(self, text: str) -> list[str]:
+        """The words of ``text`` as the lexical signals count them: lower case, stemmed, stop words left out."""
+        return self._words([text])[0]
+
     def _words(self, texts: Sequence[str]) -> list[list[str]]:
         return [
             self._stemmer.stemWords([w for w in _WORD.findall(t.lower().replace("’", "'")) if w not in self.stopwords])
@@ -231,14 +235,22 @@ class Retriever:
     def _coverage(self, query_tokens: list[str]) -> np.ndarray:
         """Share of the question's IDF weight found in each sentence; words the sources never use count too."""
         coverage = np.zeros(len(self.index.sentences), dtype=np.float32)
-        weights = {t: self._idf.get(t, self._unseen_idf) for t in set(query_tokens)}
-        total = sum(weights.values())
-        if not total:
-            return coverage
+        weights = self._query_weights(query_tokens)
         for t, w in weights.items():
             if t in self._postings:
-                coverage[self._postings[t]] += w / total
+                coverage[self._postings[t]] += w
         return coverage
+
+    def _query_weights(self, query_tokens: list[str]) -> dict[str, float]:
+        """Each distinct word of the question, with its share of the question's IDF weight."""
+        weights = {t: self._idf.get(t, self._unseen_idf) for t in set(query_tokens)}
+        total = sum(weights.values())
+        return {t: w / total for t, w in weights.items()} if total else {}
+
+    def coverage_in(self, query: str, texts: Sequence[str]) -> np.ndarray:
+        """The coverage signal of a normalised question in each of ``texts`` as they are (without a heading)."""
+        weights = self._query_weights(self._words([query])[0])
+        return np.array([sum(weights.get(t, 0.0) for t in set(words)) for words in self._words(texts)], np.float32)
 
     def _piece_match(self, encoded: Encoded, ids: np.ndarray) -> np.ndarray:
         """For the sentences ``ids``: each word piece of the question that is not a stopword finds its closest piece

@@ -1,30 +1,68 @@
-"""`kbot calibrate`: choose the abstention thresholds on a labelled set and write them to seeds/abstention.toml.
+"""`kbot calibrate`: choose a knowledge base's abstention thresholds and write them to its abstention.toml.
+
+The labelled questions come from a file (``kbot calibrate eval/calibration.jsonl``: answerable and out-of-scope
+questions a person wrote), or, without one, from the knowledge base itself (``self_labelled``):
+
+- answerable: its headings and FAQ questions, each asked as a patient would read it ("Acromegaly: Symptoms", "Is it
+  safe in pregnancy?"), a seeded sample of at most ``MAX_KB_QUESTIONS`` sections. Each is measured *held
+  out*: the sentences of the section it heads are read without their heading (their "heading. sentence" view and
+  heading signal set aside, their coverage counted in their own words), so a question is never matched to its own
+  heading, only to what the section says. Structural headings ("Conclusion", "Key takeaways") ask nothing and are
+  left out;
+- out of scope: kbot's own list (``kbot/data/off_topic.txt``: clinic logistics, small talk, gibberish, everyday
+  questions, other specialties), less any question that names a word of one of the knowledge base's article titles
+  (a library with an article on acne is not off topic for "best cream for acne").
 
 Each question's evidence is measured once (best cosine of a sentence in any of its views; share of the question's IDF
 weight that the first candidate sentence holds); then a grid of threshold triples for `Abstention`'s rule is scored
 by the worse of two rates, answerable questions answered and out-of-scope questions abstained on, and the middle of
-the best plateau is kept, so the choice is not balanced on a knife's edge.
+the best plateau is kept, so the choice is not balanced on a knife's edge. `kbot ingest` runs the self-labelled
+calibration when a knowledge base has no abstention.toml yet.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
 
 from kbot.answer import Abstention
+from kbot.chunking import situated
 from kbot.config import Settings
+from kbot.embedding import Encoded
 from kbot.evaluation.gold import GoldFileError, load_gold
 from kbot.folder import CALIBRATION_FILE
-from kbot.knowledge_base import DEFAULT_KB
+from kbot.index import Index
+from kbot.knowledge_base import DEFAULT_KB, KnowledgeBase
+from kbot.retrieval import Retriever
 from kbot.service import KbotService
 
 DENSE_GRID = np.round(np.arange(0.20, 0.90, 0.01), 2)
 COVERAGE_GRID = np.round(np.arange(0.0, 1.001, 0.01), 2)
 FLOOR_GRID = np.round(np.arange(0.0, 0.90, 0.05), 2)
+MAX_KB_QUESTIONS = 600  # sections asked about at most: enough for the rates, about a minute on two cores
+SEED = 13
+# Headings that say where a section sits, not what it answers
+STRUCTURAL_HEADINGS = frozenset(
+    {"conclusion", "conclusions", "summary", "overview", "introduction", "key takeaways", "takeaways", "references",
+     "sources", "resources", "related", "related articles", "more information", "learn more", "faq", "faqs",
+     "frequently asked questions", "bottom line", "the bottom line", "final thoughts", "in summary", "in conclusion"}
+)  # fmt: skip
+SectionKey = tuple[str, str]  # (source id, section heading)
+
+
+@dataclass(frozen=True)
+class Probe:
+    """A labelled question; ``section``, for one made from a heading, is the section read without it."""
+
+    question: str
+    section: SectionKey | None = None
 
 
 @dataclass(frozen=True)
@@ -35,12 +73,66 @@ class Choice:
     precision: float  # answered questions that were answerable
 
 
-def measure(service: KbotService, questions: Sequence[str], kb: str = DEFAULT_KB) -> np.ndarray:
-    """(n, 2) array of each question's best cosine (Retrieval.top_dense) and coverage in the knowledge base ``kb``."""
+def measure(service: KbotService, questions: Sequence[str | Probe], kb: str = DEFAULT_KB) -> np.ndarray:
+    """(n, 2) array of each question's best cosine (Retrieval.top_dense) and coverage in the knowledge base ``kb``;
+    a Probe made from a heading is measured with its own section read without that heading."""
     base = service.kb(kb)
-    queries, encoded = service.encode_questions(questions, base)
-    found = [base.retriever.retrieve(q, e) for q, e in zip(queries, encoded, strict=True)]
-    return np.array([[f.top_dense, f.coverage] for f in found], dtype=np.float64)
+    probes = [q if isinstance(q, Probe) else Probe(q) for q in questions]
+    queries, encoded = service.encode_questions([p.question for p in probes], base)
+    return np.array(
+        [evidence_of(base.retriever, q, e, p.section) for q, e, p in zip(queries, encoded, probes, strict=True)],
+        dtype=np.float64,
+    ).reshape(-1, 2)
+
+
+def evidence_of(retriever: Retriever, query: str, encoded: Encoded, held_out: SectionKey | None) -> tuple[float, float]:
+    """What the abstention reads (``Retrieval.top_dense`` and ``.coverage``), as ``retrieve`` computes them; with
+    ``held_out``, that section's sentences are scored without their heading: the "heading. sentence" view becomes the
+    sentence alone, the heading's cosine 0 and coverage the share of the question's words in the sentence itself.
+    (The ranking keeps the signals it cannot recompute cheaply, BM25 and word pieces, as they are.)"""
+    features = retriever.features(query, encoded)
+    if not len(features.ids):
+        return 0.0, 0.0
+    signals = features.signals
+    if held_out is not None:
+        rows = retriever.index.sentences
+        own = np.array([(rows[i].source_id, rows[i].section) == held_out for i in features.ids])
+        if own.any():
+            signals = dict(signals)
+            signals["context"] = np.where(own, signals["sentence"], signals["context"])
+            signals["any_view"] = np.where(own, np.maximum(signals["sentence"], signals["window"]), signals["any_view"])
+            signals["heading"] = np.where(own, 0.0, signals["heading"])
+            coverage = signals["coverage"].copy()
+            coverage[own] = retriever.coverage_in(query, [rows[i].text for i in features.ids[own]])
+            signals["coverage"] = coverage
+    first = int(np.argmax(retriever.combine(dataclasses.replace(features, signals=signals))))
+    return float(signals["any_view"].max()), float(signals["coverage"][first])
+
+
+def kb_questions(index: Index, limit: int = MAX_KB_QUESTIONS, seed: int = SEED) -> list[Probe]:
+    """A question per section of the knowledge base (a seeded sample of ``limit``): its FAQ question or heading, led by
+    its article's title where the heading is one that several articles share ("Acromegaly: Symptoms")."""
+    rows = index.sentences
+    titles = {k: d.meta.title for k, d in index.documents.items()}
+    asked: dict[SectionKey, str] = {}
+    for row, where in zip(rows, situated(rows, titles), strict=True):
+        key = (row.source_id, row.section)
+        heading = row.section.strip()
+        if row.quotable and heading and key not in asked and heading.casefold().rstrip(":") not in STRUCTURAL_HEADINGS:
+            asked[key] = where
+    sample = random.Random(seed).sample(sorted(asked), min(limit, len(asked)))
+    return [Probe(asked[key], key) for key in sorted(sample)]
+
+
+def off_topic_questions(retriever: Retriever, index: Index) -> list[str]:
+    """kbot's off-topic questions that reach retrieval, less those that name a word of an article's title (in the
+    retriever's stemming)."""
+    text = resources.files("kbot").joinpath("data", "off_topic.txt").read_text(encoding="utf-8")
+    lines = [line.strip() for line in text.splitlines()]
+    # A line without a letter or digit ("👍") never reaches retrieval (kbot answers it no_answer at once)
+    questions = [line for line in lines if line and not line.startswith("#") and any(c.isalnum() for c in line)]
+    title_words = {w for d in index.documents.values() for w in retriever.words(d.meta.title)}
+    return [q for q in questions if not title_words & set(retriever.words(q))]
 
 
 def _middle(values: Sequence[float]) -> float:
@@ -75,26 +167,34 @@ def choose(answerable: np.ndarray, out_of_scope: np.ndarray) -> Choice:
     )
 
 
-def run_calibration(settings: Settings, labelled: Path, kb: str = DEFAULT_KB) -> Choice:
-    items = load_gold(labelled)
-    answerable = [i.question for i in items if i.kind == "answerable"]
-    out_of_scope = [i.question for i in items if i.kind == "out_of_scope"]
-    if not answerable or not out_of_scope:
-        raise GoldFileError(f"{labelled} needs both answerable and out_of_scope questions to calibrate on.")
+def run_calibration(settings: Settings, labelled: Path | None = None, kb: str = DEFAULT_KB) -> Choice:
+    """Calibrate the knowledge base ``kb`` on a labelled file, or, without one, on questions made from itself."""
     service = KbotService.load(settings, only=[kb])
+    return calibrate_loaded(service, kb, labelled)
+
+
+def calibrate_loaded(service: KbotService, kb: str, labelled: Path | None = None) -> Choice:
+    base = service.kb(kb)
+    answerable: Sequence[str | Probe]
+    if labelled is not None:
+        items = load_gold(labelled)
+        answerable = [i.question for i in items if i.kind == "answerable"]
+        out_of_scope = [i.question for i in items if i.kind == "out_of_scope"]
+        described = str(labelled)
+        if not answerable or not out_of_scope:
+            raise GoldFileError(f"{labelled} needs both answerable and out_of_scope questions to calibrate on.")
+    else:
+        answerable, out_of_scope = self_labelled(base)
+        described = "the knowledge base's own headings and FAQ questions, and kbot's off-topic questions"
+        if not answerable:
+            raise GoldFileError(
+                f"The knowledge base {kb!r} has no headings or FAQ questions to calibrate on: "
+                "write a labelled set (see eval/calibration.jsonl) and run kbot calibrate with it."
+            )
     choice = choose(measure(service, answerable, kb), measure(service, out_of_scope, kb))
+    path = base.folder / CALIBRATION_FILE
+    write_thresholds(path, choice, described, len(answerable), len(out_of_scope))
     rule = choice.rule
-    path = service.kb(kb).folder / CALIBRATION_FILE
-    path.write_text(
-        f"# Written by `kbot calibrate` from {labelled} ({len(answerable)} answerable, {len(out_of_scope)} out of "
-        f"scope)\n# on {datetime.now(UTC).date()}. Re-run it after changing the articles.\n\n"
-        f"[thresholds]\nmin_dense = {rule.min_dense}\nmin_coverage = {rule.min_coverage}\n"
-        f"min_dense_with_coverage = {rule.min_dense_with_coverage}\n\n"
-        f'[calibration]\nset = "{labelled}"\nanswerable = {len(answerable)}\nout_of_scope = {len(out_of_scope)}\n'
-        f"answered_rate = {choice.answered_rate:.3f}\nabstained_rate = {choice.abstained_rate:.3f}\n"
-        f"precision = {choice.precision:.3f}\n",
-        encoding="utf-8",
-    )
     print(
         f"Chose min_dense={rule.min_dense}, min_coverage={rule.min_coverage}, "
         f"min_dense_with_coverage={rule.min_dense_with_coverage}: answers "
@@ -102,3 +202,22 @@ def run_calibration(settings: Settings, labelled: Path, kb: str = DEFAULT_KB) ->
         f"questions (precision {choice.precision:.1%}). Wrote {path}."
     )
     return choice
+
+
+def self_labelled(base: KnowledgeBase) -> tuple[list[Probe], list[str]]:
+    """Answerable questions made from the knowledge base's headings, and the off-topic questions that stay off topic."""
+    return kb_questions(base.index), off_topic_questions(base.retriever, base.index)
+
+
+def write_thresholds(path: Path, choice: Choice, described: str, answerable: int, out_of_scope: int) -> None:
+    rule = choice.rule
+    path.write_text(
+        f"# Written by `kbot calibrate` on {datetime.now(UTC).date()} from {answerable} answerable and {out_of_scope} "
+        f"out-of-scope questions:\n# {described}. Re-run it after changing the articles.\n\n"
+        f"[thresholds]\nmin_dense = {rule.min_dense}\nmin_coverage = {rule.min_coverage}\n"
+        f"min_dense_with_coverage = {rule.min_dense_with_coverage}\n\n"
+        f'[calibration]\nset = "{described}"\nanswerable = {answerable}\nout_of_scope = {out_of_scope}\n'
+        f"answered_rate = {choice.answered_rate:.3f}\nabstained_rate = {choice.abstained_rate:.3f}\n"
+        f"precision = {choice.precision:.3f}\n",
+        encoding="utf-8",
+    )

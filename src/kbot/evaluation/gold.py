@@ -148,6 +148,7 @@ class QualityThresholds(BaseModel):
     faithfulness: float = Field(ge=0, le=1)
     notice_rate: float = Field(ge=0, le=1)
     answerable_answered: float = Field(ge=0, le=1)
+    out_of_scope_abstained: float | None = Field(None, ge=0, le=1)  # when the set has off-topic questions too
     min_support_at_1_margin_vs_best_baseline: float = Field(ge=-1, le=1)
 
 

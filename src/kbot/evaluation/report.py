@@ -188,6 +188,13 @@ class Report:
         elif self.baseline:
             lines.append(f"support@1 ratio kbot / baseline (answerable): **{self.support_ratio:.2f}×**")
             lines.append("")
+        if not self.with_safety and "out_of_scope" in self.kbot:
+            lines += [
+                f"Abstention: kbot answered **{self.safety['answerable_answered']:.3f}** of the answerable questions "
+                f"and declined **{self.safety['out_of_scope_abstained']:.3f}** of the "
+                f"{self.kbot['out_of_scope']['questions']:.0f} off-topic ones.",
+                "",
+            ]
         if self.with_safety:
             lines += ["## Safety", "", "| figure | value |", "|---|---|"]
             lines += [f"| {k} | {v:.3f} |" for k, v in self.safety.items()]
