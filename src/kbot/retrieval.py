@@ -42,7 +42,7 @@ class Weights:
 
     sentence: float = 0.6  # cosine of the question and the sentence alone
     context: float = 0.8  # cosine of the question and "heading. sentence" (links FAQ answers to their question)
-    window: float = 0.8  # cosine of the question and the sentence with its neighbours in the same block
+    window: float = 0.8  # cosine of the question and the sentence with its neighbours in its block (index.py)
     passage: float = 0.0  # cosine of the question and the best FAISS passage (title + heading + sentences) holding it
     coverage: float = 0.4  # share of the question's IDF weight that the sentence (and its heading) contains
     bm25: float = 0.2  # BM25 of the sentence and its heading, divided by the question's best BM25
