@@ -12,12 +12,15 @@ import time
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
 from kbot.config import Settings, load_settings
 from kbot.errors import KbotError
+
+if TYPE_CHECKING:
+    from kbot.embedding import Embedder
 
 app = typer.Typer(
     help="kbot answers questions only by quoting its sources, with citations and a clinician notice.",
@@ -108,7 +111,7 @@ def ingest(
 
 def _ingest(settings: Settings, names: list[str] | None, if_needed: bool) -> list[str]:
     """Build each knowledge base's index; the names of those that failed (each error said on stderr)."""
-    from kbot.embedding import Embedder, load_embedder
+    from kbot.embedding import load_embedder
     from kbot.index import build_index, kb_index_dir, load_index
     from kbot.knowledge_base import configured, folder_of
 
@@ -141,7 +144,7 @@ def _ingest(settings: Settings, names: list[str] | None, if_needed: bool) -> lis
     return failed
 
 
-def _calibrate_if_missing(settings: Settings, name: str, folder: Path, embedder: Any) -> Any:
+def _calibrate_if_missing(settings: Settings, name: str, folder: Path, embedder: Embedder | None) -> Embedder | None:
     """A knowledge base without abstention.toml is calibrated on its own headings (kbot calibrate without a labelled
     set), so that it does not answer with thresholds chosen for another library. Failing to leaves the defaults and
     says so; it never fails the ingest, whose index is built. Returns the embedder, loaded if it was not."""
