@@ -2,8 +2,9 @@
 
 The cache is one SQLite file per knowledge base, ``<index dir>/cache/embeddings.sqlite`` (beside ``builds/``, which
 are swapped and deleted), with two tables: ``vectors`` (what ``Embedder.embed`` gives a text) and ``encoded`` (what
-``Embedder.encode`` gives: its vector, its word pieces and their vectors, as float16). The kind, not the view, is in
-the key: the same text gives the same vector in every view (a one-sentence block's window is the sentence itself).
+``Embedder.encode`` gives: its vector, its word pieces and their vectors, as int8 with a scale per piece: on 77,639
+pieces of NIH articles, a cosine of at least 0.99988 with the float16 ones, at half their size). The kind, not the
+view, is in the key: the same text gives the same vector in every view.
 
 A build always reads its vectors back from the cache, so a build after an edit is identical to one from scratch.
 Texts still to encode go to the model longest first in batches (``CHUNK`` at a time, so memory stays bounded), with
@@ -28,6 +29,7 @@ T = TypeVar("T")
 CACHE_FILE = Path("cache") / "embeddings.sqlite"
 CHUNK = 1024  # texts per model call and per read: bounds memory whatever the corpus size
 KINDS = ("vectors", "encoded")
+PIECES_FORMAT = "int8"  # in the key of "encoded" entries: a cache written in another format is a miss, not garbage
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS vectors (key BLOB PRIMARY KEY, vector BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS encoded (key BLOB PRIMARY KEY, vector BLOB NOT NULL, pieces TEXT NOT NULL,
@@ -63,7 +65,8 @@ class EmbeddingCache:
         self._db.close()
 
     def _keys(self, kind: str, texts: Sequence[str]) -> list[bytes]:
-        prefix = f"{self._embedder.name}\0{kind}\0".encode()
+        kind_format = f"{kind}/{PIECES_FORMAT}" if kind == "encoded" else kind
+        prefix = f"{self._embedder.name}\0{kind_format}\0".encode()
         return [hashlib.sha256(prefix + t.encode()).digest() for t in texts]
 
     def _missing(self, kind: str, texts: Sequence[str]) -> list[str]:
@@ -115,11 +118,11 @@ class EmbeddingCache:
             yield np.frombuffer(blob, dtype=np.float32)
 
     def encoded(self, texts: Sequence[str]) -> Iterator[Encoded]:
-        """Each text as ``encode`` gave it (piece vectors rounded to float16), in order, after ``fill``."""
+        """Each text as ``encode`` gave it (piece vectors through int8), in order, after ``fill``."""
         dim = self._embedder.dim
         for vector, pieces, piece_vectors in self._rows("encoded", "vector, pieces, piece_vectors", texts):
             names = tuple(json.loads(str(pieces)))
-            matrix = np.frombuffer(piece_vectors, dtype=np.float16).reshape(len(names), dim).astype(np.float32)
+            matrix = _pieces_from_int8(piece_vectors, len(names), dim)
             yield Encoded(np.frombuffer(vector, dtype=np.float32), names, matrix)
 
     def prune(self) -> None:
@@ -141,4 +144,17 @@ def _open(path: Path) -> sqlite3.Connection:
 
 def _encoded_row(e: Encoded) -> tuple[bytes, str, bytes]:
     pieces = json.dumps(list(e.pieces), ensure_ascii=False)
-    return np.asarray(e.vector, np.float32).tobytes(), pieces, np.asarray(e.piece_vectors, np.float16).tobytes()
+    return np.asarray(e.vector, np.float32).tobytes(), pieces, _pieces_to_int8(np.asarray(e.piece_vectors, np.float32))
+
+
+def _pieces_to_int8(vectors: Vectors) -> bytes:
+    """Each row scaled so that its largest component is 127, rounded to int8, after its scale (float32)."""
+    scales: Vectors = np.maximum(np.abs(vectors).max(axis=1, initial=0.0), 1e-12).astype(np.float32) / 127
+    values = np.round(vectors / scales[:, None]).astype(np.int8)
+    return bytes(scales.tobytes()) + bytes(values.tobytes())
+
+
+def _pieces_from_int8(blob: bytes, n: int, dim: int) -> Vectors:
+    scales = np.frombuffer(blob, dtype=np.float32, count=n)
+    values = np.frombuffer(blob, dtype=np.int8, offset=4 * n).reshape(n, dim)
+    return (values * scales[:, None]).astype(np.float32)
