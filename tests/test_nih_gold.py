@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from kbot.evaluation.calibrate import question_lines
 from kbot.evaluation.gold import QualityThresholds, load_config, load_gold, load_targets, load_thresholds
 from kbot.folder import read_source_text
 from kbot.medquad.article import article
@@ -127,19 +128,14 @@ def test_dev_and_test_ask_about_different_articles_and_share_no_off_topic_questi
     assert not {q.article for q in SETS["dev"] if q.article} & {q.article for q in SETS["test"] if q.article}
     assert not {q.question for q in SETS["dev"] if not q.article} & {q.question for q in SETS["test"] if not q.article}
     every = {q.question for split in SETS.values() for q in split if q.kind == "out_of_scope"}
-    assert every == set(off_topic_lines(ROOT / "eval" / "off_topic.txt"))
+    assert every == set(question_lines((ROOT / "eval" / "off_topic.txt").read_text(encoding="utf-8")))
 
 
 def test_the_off_topic_questions_measured_on_are_not_those_calibrated_on() -> None:
-    measured = off_topic_lines(ROOT / "eval" / "off_topic.txt")
-    shipped = off_topic_lines(ROOT / "src" / "kbot" / "data" / "off_topic.txt")
+    measured = question_lines((ROOT / "eval" / "off_topic.txt").read_text(encoding="utf-8"))
+    shipped = question_lines((ROOT / "src" / "kbot" / "data" / "off_topic.txt").read_text(encoding="utf-8"))
     assert len(measured) >= 150 and len(shipped) >= 200
     assert not {_words(q) for q in measured} & {_words(q) for q in shipped} - {""}  # "" : emoji alone, in both
-
-
-def off_topic_lines(path: Path) -> list[str]:
-    lines = [line.strip() for line in path.read_text(encoding="utf-8").splitlines()]
-    return [line for line in lines if line and not line.startswith("#")]
 
 
 def _words(question: str) -> str:

@@ -17,6 +17,7 @@ import json
 import sys
 from pathlib import Path
 
+from kbot.evaluation.calibrate import question_lines
 from kbot.medquad.article import article
 from kbot.medquad.documents import named, read_documents, select
 from kbot.medquad.library import small_library
@@ -30,8 +31,7 @@ OFF_TOPIC = HERE.parent / "off_topic.txt"
 
 def off_topic(split: str) -> list[dict[str, object]]:
     """The off-topic questions of ``split``: every other one by the first byte of its SHA-256 (dev even, test odd)."""
-    lines = [line.strip() for line in OFF_TOPIC.read_text(encoding="utf-8").splitlines()]
-    questions = [line for line in lines if line and not line.startswith("#")]
+    questions = question_lines(OFF_TOPIC.read_text(encoding="utf-8"))
     parity = {"dev": 0, "test": 1}[split]
     mine = [q for q in questions if hashlib.sha256(q.encode()).digest()[0] % 2 == parity]
     return [

@@ -50,16 +50,16 @@ from kbot.index_files import save_rows, write_pieces
 FORMAT = 8  # 8: the window view derived from sentence vectors (7: FAISS candidates per view; 6: float16 pieces)
 FIX = "kbot ingest"
 VIEWS = ("sentences", "context", "window")
+# The window view was the sentence with its neighbours, embedded: 60% of the tokens an ingest sent to the model. As
+# the normalised sum of the three sentence vectors it costs no model call, at about the same quality (2026-12-06,
+# eval/README.md: chosen on NIH dev, support@1 0.695 -> 0.734, and the calibration set, unchanged; reported after,
+# gold 0.721 -> 0.706 and NIH test 0.623 -> 0.609).
 EMBEDDED_VIEWS = ("sentences", "context")  # the views the model encodes; "window" is derived from "sentences"
 PIECES_VIEW = "context"  # the view whose word pieces are kept for matching a question's pieces
 # A passage's vector is the mean of its sentences' vectors in this view, not a model call of its own: passages held a
 # third of the text an ingest embedded, for a signal the ranking weighs 0 (eval/README.md) and the answer's evidence
 # shows ("top_passage").
 PASSAGE_VIEW = "context"
-# The window view was the sentence with its neighbours, embedded: 60% of the tokens an ingest sent to the model. As
-# the normalised sum of the three sentence vectors it costs no model call, and measured better where choices are
-# made (2026-12-06: NIH dev support@1 0.695 -> 0.734, support@3 0.887 -> 0.879; calibration set 0.652 / 0.755 both
-# ways; eval/README.md).
 # Piece vectors are kept in their top principal directions: on the calibration set support@1 is the same at 128 of
 # 384 dimensions (0.63; 64 lose half a point), for a third of the memory and of the matching time.
 PIECE_DIMS = 128

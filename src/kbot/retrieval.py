@@ -249,7 +249,7 @@ class Retriever:
 
     def coverage_in(self, query: str, texts: Sequence[str]) -> np.ndarray:
         """The coverage signal of a normalised question in each of ``texts`` as they are (without a heading)."""
-        weights = self._query_weights(self._words([query])[0])
+        weights = self._query_weights(self.words(query))
         return np.array([sum(weights.get(t, 0.0) for t in set(words)) for words in self._words(texts)], np.float32)
 
     def _piece_match(self, encoded: Encoded, ids: np.ndarray) -> np.ndarray:

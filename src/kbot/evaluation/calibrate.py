@@ -41,7 +41,7 @@ from kbot.folder import CALIBRATION_FILE
 from kbot.index import Index
 from kbot.knowledge_base import DEFAULT_KB, KnowledgeBase
 from kbot.retrieval import Retriever
-from kbot.service import KbotService
+from kbot.service import KbotService, asks_something
 
 DENSE_GRID = np.round(np.arange(0.20, 0.90, 0.01), 2)
 COVERAGE_GRID = np.round(np.arange(0.0, 1.001, 0.01), 2)
@@ -128,11 +128,15 @@ def off_topic_questions(retriever: Retriever, index: Index) -> list[str]:
     """kbot's off-topic questions that reach retrieval, less those that name a word of an article's title (in the
     retriever's stemming)."""
     text = resources.files("kbot").joinpath("data", "off_topic.txt").read_text(encoding="utf-8")
-    lines = [line.strip() for line in text.splitlines()]
-    # A line without a letter or digit ("👍") never reaches retrieval (kbot answers it no_answer at once)
-    questions = [line for line in lines if line and not line.startswith("#") and any(c.isalnum() for c in line)]
+    questions = [q for q in question_lines(text) if asks_something(q)]  # "👍" is answered before retrieval
     title_words = {w for d in index.documents.values() for w in retriever.words(d.meta.title)}
     return [q for q in questions if not title_words & set(retriever.words(q))]
+
+
+def question_lines(text: str) -> list[str]:
+    """The questions of a list file (kbot/data/off_topic.txt, eval/off_topic.txt): one a line, # starts a comment."""
+    lines = (line.strip() for line in text.splitlines())
+    return [line for line in lines if line and not line.startswith("#")]
 
 
 def _middle(values: Sequence[float]) -> float:
