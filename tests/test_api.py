@@ -18,7 +18,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from kbot.api import create_app
-from kbot.api.schemas import AnswerOut, ErrorResponse, SourceDetail, SourceList
+from kbot.api.schemas import NOT_BLANK_PATTERN, AnswerOut, ErrorResponse, SourceDetail, SourceList
 from kbot.config import Settings
 from kbot.domain import Answer
 from kbot.embedding import FakeEmbedder
@@ -524,3 +524,10 @@ def test_interactive_docs_have_a_policy_and_cannot_be_framed(client: TestClient,
 def test_api_responses_load_nothing_and_cannot_be_framed(client: TestClient, path: str) -> None:
     policy = _policy(client.get(path))
     assert policy["default-src"] == "'none'" and policy["frame-ancestors"] == "'none'"
+
+
+def test_the_schemas_not_blank_pattern_is_exactly_what_strip_keeps() -> None:
+    """The published pattern and the server's check agree on every code point (a bare \\S did not, on U+0085)."""
+    pattern = re.compile(NOT_BLANK_PATTERN)
+    disagree = [hex(c) for c in range(0x110000) if bool(pattern.fullmatch(chr(c))) == chr(c).isspace()]
+    assert not disagree
