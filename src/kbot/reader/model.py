@@ -1,0 +1,163 @@
+"""The reader: a small cross-encoder that reads the question and one candidate sentence (under its heading) together
+and scores how well the sentence answers it. Retrieval proposes the candidates; the reader reorders the best of them.
+
+The weights ship in ``kbot/data/reader/`` (fp16 safetensors, with the model card beside them) and are trained by
+``kbot.reader.training`` from MedQuAD's ``train`` documents. Loaded offline, on the CPU.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import cached_property, lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from kbot.chunking import SentenceRow
+from kbot.config import Settings
+from kbot.errors import InvalidSettings
+from kbot.retrieval import Candidate
+
+WEIGHTS_FILE = "model.safetensors"
+SETTINGS_FILE = "reader.json"  # name, max_length, and how its score joins retrieval's (chosen on dev)
+
+
+def packaged_reader_dir() -> Path:
+    return Path(str(resources.files("kbot") / "data" / "reader"))
+
+
+def reader_id(settings: Settings) -> str:
+    """What an index's manifest records of the reader ``settings`` serve with: its name and the first 16 hex digits of
+    its weights' SHA-256, or "" when the reader is off (KBOT_READER=false)."""
+    return _folder_id(settings.reader_dir or packaged_reader_dir()) if settings.reader else ""
+
+
+@lru_cache(maxsize=4)
+def _folder_id(folder: Path) -> str:
+    reader = Reader(folder)
+    return f"{reader.name} {reader.digest}"
+
+
+@dataclass(frozen=True)
+class ReaderSettings:
+    """How the reader is used, written beside its weights by the training script and chosen on dev sets."""
+
+    name: str
+    max_length: int = 96
+    depth: int = 10  # how many of retrieval's best candidates it reads
+    weight: float = 0.5  # what its probability adds to a candidate's retrieval score
+
+    @classmethod
+    def read(cls, folder: Path) -> ReaderSettings:
+        values = json.loads((folder / SETTINGS_FILE).read_text(encoding="utf-8"))
+        known = {k: v for k, v in values.items() if k in cls.__dataclass_fields__}
+        return cls(**known)
+
+
+class Reader:
+    """Scores (question, passage) pairs with the shipped cross-encoder. ``passage`` is the sentence under its heading,
+    as the index's context view writes it ("Acromegaly: Symptoms. The signs are ...")."""
+
+    def __init__(self, folder: Path | None = None) -> None:
+        self.folder = folder or packaged_reader_dir()
+        if not (self.folder / SETTINGS_FILE).is_file() or not (self.folder / WEIGHTS_FILE).is_file():
+            raise InvalidSettings(
+                f"No reader in {self.folder} (it needs {WEIGHTS_FILE} and {SETTINGS_FILE}).",
+                "set KBOT_READER_DIR to a folder written by python -m kbot.reader.training, or KBOT_READER=false",
+            )
+        self.settings = ReaderSettings.read(self.folder)
+        self.name = self.settings.name
+
+    @cached_property
+    def digest(self) -> str:
+        """The weights' SHA-256, first 16 hex digits: what an index's manifest records of its reader."""
+        return hashlib.sha256((self.folder / WEIGHTS_FILE).read_bytes()).hexdigest()[:16]
+
+    @cached_property
+    def _model(self) -> Any:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        import torch
+        from sentence_transformers import CrossEncoder
+
+        model = CrossEncoder(
+            str(self.folder),
+            num_labels=1,
+            device="cpu",
+            max_length=self.settings.max_length,
+            local_files_only=True,
+            model_kwargs={"dtype": torch.float32},  # stored as fp16 to halve the file; fp32 is faster on CPUs
+        )
+        model.model.eval()
+        return model
+
+    def load(self) -> Reader:
+        """Load the weights now (else on the first question)."""
+        _ = self._model
+        return self
+
+    def logits(self, question: str, passages: Sequence[str]) -> np.ndarray:
+        """The reader's raw score of each passage for the question (higher: answers it better)."""
+        return self._logits([(question, p) for p in passages])
+
+    def probabilities(self, question: str, passages: Sequence[str]) -> np.ndarray:
+        return self._probabilities([(question, p) for p in passages])
+
+    def _logits(self, pairs: Sequence[tuple[str, str]]) -> np.ndarray:
+        if not pairs:
+            return np.zeros(0, dtype=np.float32)
+        scores = self._model.predict(list(pairs), batch_size=64, show_progress_bar=False, activation_fn=_identity())
+        return np.asarray(scores, dtype=np.float32).reshape(-1)
+
+    def _probabilities(self, pairs: Sequence[tuple[str, str]]) -> np.ndarray:
+        return np.asarray(1.0 / (1.0 + np.exp(-self._logits(pairs))), dtype=np.float32)
+
+    def rerank(
+        self, question: str, candidates: Sequence[Candidate], passage: Callable[[SentenceRow], str]
+    ) -> tuple[Candidate, ...]:
+        """Retrieval's best ``depth`` candidates reordered by their score plus ``weight`` times the reader's
+        probability that they answer; the others after them, as they were (their scores stay below)."""
+        return self.rerank_batch([Reading(question, candidates, passage)])[0]
+
+    def rerank_batch(self, asked: Sequence[Reading]) -> list[tuple[Candidate, ...]]:
+        """``rerank`` for several questions, each with its depth and weight (the reader's own where it gives none),
+        with one model call for all their candidates."""
+        uses = [(a.depth or self.settings.depth, self.settings.weight if a.weight is None else a.weight) for a in asked]
+        pairs = [
+            (a.question, a.passage(c.row))
+            for a, (depth, weight) in zip(asked, uses, strict=True)
+            if weight
+            for c in a.candidates[:depth]
+        ]
+        read = iter(self._probabilities(pairs).tolist())
+        out = []
+        for a, (depth, weight) in zip(asked, uses, strict=True):
+            if not weight:
+                out.append(tuple(a.candidates))
+                continue
+            lifted = [dataclasses.replace(c, score=c.score + weight * next(read)) for c in a.candidates[:depth]]
+            out.append((*sorted(lifted, key=lambda c: c.score, reverse=True), *a.candidates[depth:]))
+        return out
+
+
+class Reading(NamedTuple):
+    """One question's candidates for the reader, with how its library uses it (None: the reader's defaults)."""
+
+    question: str
+    candidates: Sequence[Candidate]
+    passage: Callable[[SentenceRow], str]  # the candidate's sentence under its heading (Retriever.passage)
+    depth: int | None = None
+    weight: float | None = None
+
+
+def _identity() -> Any:
+    import torch
+
+    return torch.nn.Identity()
