@@ -174,15 +174,17 @@ def phase_build() -> dict[str, Any]:
     os.environ["HF_HUB_OFFLINE"] = "1"
     from kbot.errors import IndexCorrupt, IndexMissing, IndexStale
     from kbot.index import build_index, load_index
+    from kbot.reader import reader_id
 
     s = settings()
     try:
-        load_index(s.index_dir / "default", s.seeds_dir, s.model_name)
+        load_index(s.index_dir / "default", s.seeds_dir, s.model_name, reader_id(s))
         return {"built": False, "index_dir": str(s.index_dir)}
     except (IndexMissing, IndexStale, IndexCorrupt):
         from kbot.embedding import SentenceTransformerEmbedder
 
-        build_index(s.seeds_dir, s.index_dir / "default", SentenceTransformerEmbedder(), s.passage_sentences)
+        embedder = SentenceTransformerEmbedder()
+        build_index(s.seeds_dir, s.index_dir / "default", embedder, s.passage_sentences, reader_id(s))
         return {"built": True, "index_dir": str(s.index_dir)}
 
 

@@ -2,6 +2,7 @@
 
     .venv/bin/python eval/ablation.py                          # the calibration set (where choices are made)
     .venv/bin/python eval/ablation.py eval/gold.jsonl          # the gold set (to report, never to tune on)
+    .venv/bin/python eval/ablation.py eval/nih/dev.jsonl --kb nih   # the NIH library (KBOT_KNOWLEDGE_BASES)
 
 Prints a Markdown table of support@1, support@3, MRR, answered rate and mean quote length on the answerable
 questions, one row per variant. Needs the real index (`kbot ingest`).
@@ -19,16 +20,17 @@ from kbot.answer import Abstention
 from kbot.config import Settings
 from kbot.evaluation.gold import load_gold
 from kbot.evaluation.metrics import by_kind
-from kbot.evaluation.run import evaluate_kbot
+from kbot.evaluation.run import evaluate_kbot, in_library
+from kbot.knowledge_base import DEFAULT_KB
 from kbot.retrieval import Retriever, Weights
 from kbot.service import KbotService
 
 ALONE = dict.fromkeys(Weights.__dataclass_fields__, 0.0)
 
 
-def variants(service: KbotService) -> dict[str, Callable[[], None]]:
+def variants(service: KbotService, kb: str = DEFAULT_KB) -> dict[str, Callable[[], None]]:
     """Name -> a change to apply to a freshly reset service."""
-    retriever, selector = service.kb().retriever, service.selector
+    retriever, selector = service.kb(kb).retriever, service.selector
 
     def weights(**changes: float) -> Callable[[], None]:
         return lambda: setattr(retriever, "weights", dataclasses.replace(Weights(), **changes))
@@ -38,6 +40,7 @@ def variants(service: KbotService) -> dict[str, Callable[[], None]]:
 
     return {
         "kbot (everything)": lambda: None,
+        "without the reader (retrieval's order)": lambda: setattr(service, "reader", None),
         "dense: the sentence alone, nothing else": weights(**{**ALONE, "sentence": 1.0}),
         "dense: the FAISS passage alone": weights(**{**ALONE, "passage": 1.0}),
         "lexical: BM25 alone": weights(**{**ALONE, "bm25": 1.0}),
@@ -58,7 +61,7 @@ def variants(service: KbotService) -> dict[str, Callable[[], None]]:
         "without abstention (answer everything)": lambda: setattr(
             service,
             "registry",
-            service.registry.replaced(dataclasses.replace(service.kb(), abstention=Abstention(-1.0, -1.0, -1.0))),
+            service.registry.replaced(dataclasses.replace(service.kb(kb), abstention=Abstention(-1.0, -1.0, -1.0))),
         ),
     }
 
@@ -66,20 +69,21 @@ def variants(service: KbotService) -> dict[str, Callable[[], None]]:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("labelled", nargs="?", type=Path, default=Path("eval/calibration.jsonl"))
+    parser.add_argument("--kb", default=DEFAULT_KB, help="the knowledge base to ask (default: default)")
     args = parser.parse_args(argv)
-    items = [i for i in load_gold(args.labelled) if i.kind == "answerable"]
     settings = Settings()
-    base = KbotService.load(settings)
+    base = KbotService.load(settings, only=[args.kb])
+    items = [i for i in in_library(load_gold(args.labelled), base.kb(args.kb).folder) if i.kind == "answerable"]
     print(f"{args.labelled}: {len(items)} answerable questions\n")
     print("| variant | support@1 | support@3 | MRR | answered | quote chars |")
     print("|---|---|---|---|---|---|")
-    for name in variants(base):
-        kb = base.kb()
+    for name in variants(base, args.kb):
+        kb = base.kb(args.kb)
         lexicon = kb.profile.lexicon
         fresh = Retriever(kb.index, settings.top_passages, synonyms=lexicon.synonyms, stopwords=lexicon.stopwords)
         service = base.with_knowledge_base(dataclasses.replace(kb, retriever=fresh))
-        variants(service)[name]()
-        figures = by_kind(evaluate_kbot(service, items))["answerable"]
+        variants(service, args.kb)[name]()
+        figures = by_kind(evaluate_kbot(service, items, args.kb))["answerable"]
         print(
             f"| {name} | {figures['support_at_1']:.3f} | {figures['support_at_3']:.3f} | {figures['mrr']:.3f} "
             f"| {figures['answered']:.2f} | {figures['mean_quote_chars']:.0f} |",

@@ -28,20 +28,19 @@ from kbot.service import KbotService
 GRID = (0.0, 0.1, 0.2, 0.3, 0.4, 0.6, 0.8, 1.0, 1.5, 2.0, 3.0)
 
 
-def memoised(service: KbotService) -> KbotService:
+def memoised(service: KbotService, kbs: Sequence[str] = ("default",)) -> KbotService:
     """The service with its model calls and per-question features cached: only the mixing changes between trials."""
-    encode, features = service.embedder.encode, service.kb().retriever.features
+    encode = service.embedder.encode
 
     @cache
     def encode_one(text: str) -> Any:
         return encode([text])[0]
 
-    @cache
-    def features_of(query: str) -> Any:
-        return features(query, encode_one(query))
-
     service.embedder.encode = lambda texts: [encode_one(t) for t in texts]  # type: ignore[method-assign]
-    service.kb().retriever.features = lambda query, encoded: features_of(query)  # type: ignore[method-assign]
+    for kb in kbs:
+        retriever = service.kb(kb).retriever
+        features_of = cache(lambda query, features=retriever.features: features(query, encode_one(query)))
+        retriever.features = lambda query, encoded, f=features_of: f(query)  # type: ignore[method-assign]
     return service
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -335,6 +336,19 @@ def test_report_without_baseline_skips_the_ratio(tmp_path: Path) -> None:
     report = Report.build(kbot, [], {"min_support_at_1_ratio_vs_baseline": 1.3}, RULE, tmp_path)
     assert report.failures == []
     assert report.baseline == {}
+
+
+def test_the_reader_gain_is_reported_beside_kbot_and_gated_only_when_measured(tmp_path: Path) -> None:
+    kbot, baseline = _report_outcomes()
+    in_retrieval_order = [dataclasses.replace(o, rank=None) if o.id == "a1" else o for o in kbot]
+    gate = {"min_reader_gain_support_at_1": 0.6}
+    report = Report.build(kbot, baseline, gate, RULE, tmp_path, without_reader=in_retrieval_order)
+    assert report.reader_gain == pytest.approx(0.5)  # a1 supported at rank 1 with the reader, not without
+    assert report.failures == ["min_reader_gain_support_at_1: measured 0.500, threshold 0.6"]
+    markdown = report.markdown()
+    assert "| kbot without the reader · answerable | 2 | 0.000 |" in markdown
+    assert "support@1 gain of the reader (kbot − kbot without it): **+0.500**" in markdown
+    assert Report.build(kbot, baseline, gate, RULE, tmp_path).failures == []  # no reader: nothing to gate
 
 
 def test_write_report_files(tmp_path: Path) -> None:

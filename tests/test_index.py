@@ -9,10 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from kbot.config import Settings
 from kbot.embedding import Embedder, FakeEmbedder
 from kbot.errors import IndexCorrupt, IndexMissing, IndexStale
 from kbot.index import PIECE_DIMS, PIECES_VIEW, build_index, load_index, view_texts
 from kbot.index_files import piece_basis
+from kbot.reader import reader_id
 
 SEEDS = Path(__file__).resolve().parents[1] / "seeds"
 
@@ -60,7 +62,7 @@ def test_loaded_index_fits_together(built: Path, seeds_copy: Path) -> None:
 def test_the_real_models_pieces_keep_most_of_their_length_in_the_kept_directions(
     real_index_dir: Path, real_embedder: Embedder
 ) -> None:
-    index = load_index(real_index_dir / "default", SEEDS, real_embedder.name)
+    index = load_index(real_index_dir / "default", SEEDS, real_embedder.name, reader_id(Settings()))
     texts = view_texts(index.sentences, {k: d.meta.title for k, d in index.documents.items()})[PIECES_VIEW][::10]
     pieces = np.concatenate([e.piece_vectors for e in real_embedder.encode(texts)])
     kept = np.linalg.norm(pieces @ index.piece_basis, axis=1)  # 1.0 would be all of it
@@ -101,6 +103,19 @@ def test_added_article_makes_index_stale(built: Path, seeds_copy: Path) -> None:
 def test_other_model_makes_index_stale(built: Path, seeds_copy: Path) -> None:
     with pytest.raises(IndexStale, match="all-MiniLM-L6-v2"):
         load_index(built, seeds_copy, "all-MiniLM-L6-v2")
+
+
+def test_an_index_is_served_only_with_the_reader_it_was_built_for(
+    built: Path, seeds_copy: Path, tmp_path: Path
+) -> None:
+    assert json.loads((built / "current" / "manifest.json").read_text())["reader"] == ""
+    with pytest.raises(IndexStale, match="not for 'kbot-reader-1 0123456789abcdef'"):
+        load_index(built, seeds_copy, FakeEmbedder.name, "kbot-reader-1 0123456789abcdef")
+    paired = build_index(seeds_copy, tmp_path / "paired", FakeEmbedder(), reader="kbot-reader-1 0123456789abcdef")
+    assert paired["reader"] == "kbot-reader-1 0123456789abcdef"
+    load_index(tmp_path / "paired", seeds_copy, FakeEmbedder.name, "kbot-reader-1 0123456789abcdef")
+    with pytest.raises(IndexStale, match="built for 'kbot-reader-1 0123456789abcdef', not for 'no reader'"):
+        load_index(tmp_path / "paired", seeds_copy, FakeEmbedder.name)
 
 
 @pytest.mark.parametrize(

@@ -29,6 +29,7 @@ SERVED_WITHIN_S = 10  # the issue's bound; KBOT_RELOAD_INTERVAL is 0.5 s here
 # The fake model's cosines are lower than the real one's: thresholds it can answer with (as conftest's make_settings)
 FAKE_ENV = {
     "KBOT_MODEL_NAME": FakeEmbedder.name,
+    "KBOT_READER": "false",
     "KBOT_MIN_DENSE_SCORE": "0.55",
     "KBOT_MIN_COVERAGE": "0.60",
     "KBOT_MIN_COVERAGE_DENSE": "0.20",

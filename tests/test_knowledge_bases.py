@@ -291,6 +291,7 @@ def test_cli_ingests_lists_and_asks_each_knowledge_base(asthma: Path, tmp_path: 
         KBOT_SEEDS_DIR=str(ROOT / "seeds"),
         KBOT_KNOWLEDGE_BASES=json.dumps({"asthma": str(asthma), "empty": str(tmp_path / "missing")}),
         KBOT_MODEL_NAME=FakeEmbedder.name,
+        KBOT_READER="false",
         KBOT_MIN_DENSE_SCORE="0.55",
     )
 

@@ -118,7 +118,9 @@ def test_a_fresh_index_keeps_what_is_withheld(withheld_service: KbotService) -> 
 
 
 def kbot(*args: str) -> str:
-    result = CliRunner().invoke(app, list(args), env={"KBOT_MODEL_NAME": FakeEmbedder.name, "HF_HUB_OFFLINE": "1"})
+    result = CliRunner().invoke(
+        app, list(args), env={"KBOT_MODEL_NAME": FakeEmbedder.name, "KBOT_READER": "false", "HF_HUB_OFFLINE": "1"}
+    )
     assert result.exit_code == 0, result.output
     return result.stdout
 

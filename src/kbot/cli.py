@@ -114,6 +114,7 @@ def _ingest(settings: Settings, names: list[str] | None, if_needed: bool) -> lis
     from kbot.embedding import load_embedder
     from kbot.index import build_index, kb_index_dir, load_index
     from kbot.knowledge_base import configured, folder_of
+    from kbot.reader import reader_id
 
     folders = {name: folder_of(settings, name) for name in names} if names else configured(settings)
     embedder: Embedder | None = None
@@ -124,7 +125,7 @@ def _ingest(settings: Settings, names: list[str] | None, if_needed: bool) -> lis
             _say_unread(folder)
             if if_needed:
                 try:
-                    load_index(index_dir, folder, settings.model_name)
+                    load_index(index_dir, folder, settings.model_name, reader_id(settings))
                     typer.echo(f"{name}: the index is up to date.")
                     embedder = _calibrate_if_missing(settings, name, folder, embedder)
                     continue
@@ -132,7 +133,7 @@ def _ingest(settings: Settings, names: list[str] | None, if_needed: bool) -> lis
                     typer.echo(f"{name}: {exc.message} Building it now.")
             started = time.perf_counter()
             embedder = embedder or load_embedder(settings.model_name)
-            manifest = build_index(folder, index_dir, embedder, settings.passage_sentences)
+            manifest = build_index(folder, index_dir, embedder, settings.passage_sentences, reader_id(settings))
         except KbotError as exc:
             _say_error(exc)
             failed.append(name)

@@ -78,6 +78,8 @@ class Settings(BaseSettings):
     passage_sentences: int = Field(3, description="Sentences per passage")
     top_passages: int = Field(8, description="Passages retrieved per question")
     max_quotes: int = Field(3, description="Quotes per answer at most")
+    reader: bool = Field(True, description="Reorder the best candidates with the reader (off: retrieval's order)")
+    reader_dir: Path | None = Field(None, description="Folder of the reader's weights (default: the packaged one)")
 
     # Abstention: unset means the thresholds `kbot calibrate` wrote to seeds/abstention.toml
     min_dense_score: float | None = Field(None, description="Override: lowest cosine of the best sentence to answer")

@@ -141,7 +141,13 @@ def passage_rows(vectors: Vectors, passages: Sequence[Passage]) -> Vectors:
 
 
 def _write_build(
-    folder: Path, seeds_dir: Path, documents: list[Document], embedder: Embedder, size: int, cache: EmbeddingCache
+    folder: Path,
+    seeds_dir: Path,
+    documents: list[Document],
+    embedder: Embedder,
+    size: int,
+    cache: EmbeddingCache,
+    reader: str,
 ) -> None:
     rows = sentence_rows(documents)
     passages = make_passages(rows, size)
@@ -168,6 +174,7 @@ def _write_build(
     manifest = {
         "format": FORMAT,
         "model": embedder.name,
+        "reader": reader,
         "dim": embedder.dim,
         "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "passage_sentences": size,
@@ -186,8 +193,11 @@ def _write_build(
     (folder / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
 
 
-def build_index(seeds_dir: Path, index_dir: Path, embedder: Embedder, passage_sentences: int = 3) -> dict[str, Any]:
-    """Read and clean every source, embed it, and swap the new build in atomically. Returns the manifest.
+def build_index(
+    seeds_dir: Path, index_dir: Path, embedder: Embedder, passage_sentences: int = 3, reader: str = ""
+) -> dict[str, Any]:
+    """Read and clean every source, embed it, and swap the new build in atomically. Returns the manifest, which names
+    the embedding model and ``reader``, the reader the index is served with ("" for none; ``kbot.reader.reader_id``).
 
     One build at a time per index folder: a second ingest of the same knowledge base fails at once with IngestRunning
     (it would otherwise delete the first one's build when it finishes)."""
@@ -200,10 +210,12 @@ def build_index(seeds_dir: Path, index_dir: Path, embedder: Embedder, passage_se
                 f"Another kbot ingest is building the index in {index_dir} right now.",
                 "wait for it to finish (its new index is then used), then run kbot ingest again if you changed more",
             ) from None
-        return _build_locked(seeds_dir, index_dir, embedder, passage_sentences)
+        return _build_locked(seeds_dir, index_dir, embedder, passage_sentences, reader)
 
 
-def _build_locked(seeds_dir: Path, index_dir: Path, embedder: Embedder, passage_sentences: int) -> dict[str, Any]:
+def _build_locked(
+    seeds_dir: Path, index_dir: Path, embedder: Embedder, passage_sentences: int, reader: str
+) -> dict[str, Any]:
     documents = read_corpus(seeds_dir)
     builds = index_dir / "builds"
     builds.mkdir(parents=True, exist_ok=True)
@@ -211,7 +223,7 @@ def _build_locked(seeds_dir: Path, index_dir: Path, embedder: Embedder, passage_
     folder = Path(tempfile.mkdtemp(prefix=f"{stamp}-", dir=builds))
     try:
         with EmbeddingCache(index_dir, embedder) as cache:
-            _write_build(folder, seeds_dir, documents, embedder, passage_sentences, cache)
+            _write_build(folder, seeds_dir, documents, embedder, passage_sentences, cache, reader)
             cache.prune()
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
@@ -263,12 +275,16 @@ def _names_to_digests(table: dict[object, object]) -> bool:
     return all(isinstance(k, str) and isinstance(v, str) for k, v in table.items())
 
 
-def check_manifest(manifest: dict[str, Any], seeds_dir: Path, model: str) -> None:
-    """Raise IndexStale when the index was built from other sources, with another model, or by another format."""
+def check_manifest(manifest: dict[str, Any], seeds_dir: Path, model: str, reader: str = "") -> None:
+    """Raise IndexStale when the index was built from other sources, with another model, for another reader ("" for
+    none), or by another format."""
     if manifest["format"] != FORMAT:
         raise IndexStale(f"The index was built by another version of kbot (format {manifest['format']}).", FIX)
     if manifest["model"] != model:
         raise IndexStale(f"The index was built with the model {manifest['model']!r}, not {model!r}.", FIX)
+    if manifest.get("reader", "") != reader:
+        built_for = manifest.get("reader") or "no reader"
+        raise IndexStale(f"The index was built for {built_for!r}, not for {reader or 'no reader'!r}.", FIX)
     built, now = manifest["sources"], source_hashes(seeds_dir)
     changes = sorted(
         [f"{n} changed" for n in built.keys() & now.keys() if built[n] != now[n]]
@@ -296,7 +312,7 @@ def _attach_sentences(documents: dict[str, Document], rows: list[SentenceRow]) -
     return {k: Document(d.meta, d.text, d.blocks, tuple(by_source[k])) for k, d in documents.items()}
 
 
-def load_index(index_dir: Path, seeds_dir: Path, model: str) -> Index:
+def load_index(index_dir: Path, seeds_dir: Path, model: str, reader: str = "") -> Index:
     """Load the current build, memory-mapping the vectors, after checking it is whole and up to date."""
     folder = index_dir / "current"
     if not (folder / "manifest.json").exists():
@@ -306,7 +322,7 @@ def load_index(index_dir: Path, seeds_dir: Path, model: str) -> Index:
     for name, digest in manifest["files"].items():
         if not (folder / name).is_file() or sha256(folder / name) != digest:
             raise IndexCorrupt(f"The index file {folder / name} is missing or damaged.", FIX)
-    check_manifest(manifest, seeds_dir, model)
+    check_manifest(manifest, seeds_dir, model, reader)
     try:
         corpus = json.loads((folder / "corpus.json").read_text(encoding="utf-8"))
         rows = [SentenceRow(**{**r, "kind": BlockKind(r["kind"])}) for r in corpus["sentences"]]

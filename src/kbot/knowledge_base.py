@@ -24,6 +24,7 @@ from kbot.domain import Document, Resource, SourceMeta
 from kbot.errors import CatalogError, InvalidSettings, UnknownKnowledgeBase
 from kbot.folder import CALIBRATION_FILE, SETTINGS_FILE
 from kbot.index import Index, kb_index_dir, load_index
+from kbot.reader import reader_id
 from kbot.retrieval import Retriever
 from kbot.safety import SafetyGate, Verdict, order_help_lines
 from kbot.safety_rules import rules_in
@@ -53,6 +54,14 @@ class Lexicon(_Strict):
     stopwords: list[str] = Field(default_factory=list)
 
 
+class ReaderUse(_Strict):
+    """kb.toml's [reader]: how much this library trusts the reader, when its own labelled questions show that the
+    reader's defaults (reader.json, chosen on NIH articles) do not suit it. Unset: the reader's defaults."""
+
+    weight: float | None = Field(None, ge=0, le=10)  # 0: retrieval's order, and no reader call for this library
+    depth: int | None = Field(None, ge=1, le=100)
+
+
 class Profile(_Strict):
     """kb.toml: how the knowledge base presents itself, and its own vocabulary. Every field is optional."""
 
@@ -64,6 +73,7 @@ class Profile(_Strict):
     contact: Contact = Field(default_factory=Contact)
     attribution: str = ""
     lexicon: Lexicon = Field(default_factory=Lexicon)
+    reader: ReaderUse = Field(default_factory=ReaderUse)
 
 
 def load_profile(folder: Path) -> Profile:
@@ -140,7 +150,7 @@ class KnowledgeBase:
     @classmethod
     def load(cls, name: str, folder: Path, settings: Settings, model_name: str) -> KnowledgeBase:
         profile = load_profile(folder)
-        index = load_index(kb_index_dir(settings.index_dir, name), folder, model_name)
+        index = load_index(kb_index_dir(settings.index_dir, name), folder, model_name, reader_id(settings))
         return cls(
             name=name,
             folder=folder,

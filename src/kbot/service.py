@@ -22,7 +22,9 @@ from kbot.guidance import contact_of, follow_ups, glossary_of, on_logistics, sug
 from kbot.index import build_index, current_build, kb_index_dir
 from kbot.knowledge_base import DEFAULT_KB, KnowledgeBase, as_resources, configured
 from kbot.quotes import QuoteSelector
+from kbot.reader import Reader, Reading, reader_id
 from kbot.registry import Registry
+from kbot.retrieval import Candidate, Retrieval
 from kbot.safety import SafetyGate, order_help_lines
 
 
@@ -43,6 +45,7 @@ class KbotService:
     embedder: Embedder
     selector: QuoteSelector
     registry: Registry
+    reader: Reader | None = None  # reorders retrieval's best candidates (None: retrieval's order)
 
     @classmethod
     def load(
@@ -59,7 +62,8 @@ class KbotService:
         for name in only or ():
             registry.get(name)
         embedder = embedder or load_embedder(settings.model_name)
-        return cls(settings, embedder, QuoteSelector(max_quotes=settings.max_quotes), registry)
+        reader = Reader(settings.reader_dir).load() if settings.reader else None
+        return cls(settings, embedder, QuoteSelector(max_quotes=settings.max_quotes), registry, reader)
 
     def kb(self, name: str = DEFAULT_KB) -> KnowledgeBase:
         """A served knowledge base; UnknownKnowledgeBase, or the error that keeps it from being served."""
@@ -93,7 +97,8 @@ class KbotService:
         texts = [validate_question(q, self.settings.max_question_chars) for q in questions]
         verdicts = [base.safety.classify(t) for base, t in zip(bases, texts, strict=True)]
         queries, encoded = self.encode_questions(texts, bases)
-        answers: list[Answer] = []
+        answers: list[Answer | None] = []
+        retrieved: list[_Retrieved] = []  # answerable on retrieval's evidence: quoted once the reader has read them all
         for base, text, verdict, query, enc in zip(bases, texts, verdicts, queries, encoded, strict=True):
             if verdict.kind == "crisis":
                 answers.append(compose.crisis(text, base.help_lines(verdict), base.notice))
@@ -103,8 +108,13 @@ class KbotService:
                 answers.append(compose.declined(text, suggestions(base, enc.vector), base.notice, verdict.rule))
             else:  # an answer about an emergency carries the help lines too: its reader may be facing one
                 help_lines = base.resources if verdict.emergency_topic else ()
-                answers.append(self._retrieve_and_quote(base, text, query, enc, help_lines))
-        return answers
+                asked = _Retrieved(len(answers), base, text, enc, help_lines)
+                answers.append(self._retrieve(asked, query))
+                if answers[-1] is None:
+                    retrieved.append(asked)
+        for asked, candidates in zip(retrieved, self._read(retrieved), strict=True):
+            answers[asked.slot] = self._quote(asked, candidates)
+        return [a for a in answers if a is not None]
 
     def encode_questions(
         self, texts: Sequence[str], bases: Sequence[KnowledgeBase] | KnowledgeBase
@@ -116,16 +126,35 @@ class KbotService:
         queries = [base.retriever.normalizer.normalize(t) for base, t in zip(bases, texts, strict=True)]
         return queries, self.embedder.encode([q or t for q, t in zip(queries, texts, strict=True)])
 
-    def _retrieve_and_quote(
-        self, base: KnowledgeBase, text: str, query: str, encoded: Encoded, help_lines: tuple[Resource, ...] = ()
-    ) -> Answer:
+    def _retrieve(self, asked: _Retrieved, query: str) -> Answer | None:
+        """The reply when retrieval's evidence does not let it answer; else None, and ``asked.found`` is set."""
+        base, text, encoded = asked.base, asked.text, asked.encoded
         if not asks_something(text):
-            return compose.no_answer(text, suggestions(base, encoded.vector), base.notice, {}, help_lines)
-        found = base.retriever.retrieve(query, encoded)
-        signals = evidence(found)
-        if not base.abstention.should_answer(found):
-            return compose.no_answer(text, suggestions(base, encoded.vector), base.notice, signals, help_lines)
-        selections = self.selector.select(found.candidates, base.index.sentences, base.index.sentence_vectors)
+            return compose.no_answer(text, suggestions(base, encoded.vector), base.notice, {}, asked.help_lines)
+        asked.found = base.retriever.retrieve(query, encoded)
+        if not base.abstention.should_answer(asked.found):
+            signals = evidence(asked.found)
+            return compose.no_answer(text, suggestions(base, encoded.vector), base.notice, signals, asked.help_lines)
+        return None
+
+    def _read(self, retrieved: Sequence[_Retrieved]) -> list[tuple[Candidate, ...]]:
+        """Each question's candidates, reordered by the reader (one model call for all of them) when there is one."""
+        found = [asked.found.candidates for asked in retrieved if asked.found is not None]
+        if self.reader is None or not found:
+            return found
+        uses = [asked.base.profile.reader for asked in retrieved]
+        return self.reader.rerank_batch(
+            [
+                Reading(asked.text, candidates, asked.base.retriever.passage, use.depth, use.weight)
+                for asked, candidates, use in zip(retrieved, found, uses, strict=True)
+            ]
+        )
+
+    def _quote(self, asked: _Retrieved, candidates: Sequence[Candidate]) -> Answer:
+        base, text, encoded, help_lines = asked.base, asked.text, asked.encoded, asked.help_lines
+        assert asked.found is not None
+        signals = evidence(asked.found)
+        selections = self.selector.select(candidates, base.index.sentences, base.index.sentence_vectors)
         if not selections:  # every candidate leans on a sentence it cannot carry ("He ..."): nothing to quote first
             return compose.no_answer(text, suggestions(base, encoded.vector), base.notice, signals, help_lines)
         reply = compose.answered(text, selections, base.index.documents, base.notice, signals, help_lines)
@@ -134,6 +163,18 @@ class KbotService:
             follow_ups=follow_ups(base, encoded.vector, reply),
             glossary=glossary_of(base).for_quotes(reply.quotes),
         )
+
+
+@dataclass
+class _Retrieved:
+    """A question on its way through retrieval, the reader and quote selection; ``slot`` is its place in the batch."""
+
+    slot: int
+    base: KnowledgeBase
+    text: str
+    encoded: Encoded
+    help_lines: tuple[Resource, ...]
+    found: Retrieval | None = None
 
 
 def asks_something(text: str) -> bool:
@@ -166,7 +207,7 @@ def ensure_indexes(settings: Settings, embedder: Embedder | None = None) -> list
         index_dir = kb_index_dir(settings.index_dir, name)
         if current_build(index_dir) is None:
             embedder = embedder or load_embedder(settings.model_name)
-            build_index(folder, index_dir, embedder, settings.passage_sentences)
+            build_index(folder, index_dir, embedder, settings.passage_sentences, reader_id(settings))
             built.append(name)
     return built
 

@@ -31,6 +31,7 @@ from kbot import __version__
 from kbot.api.security import Decision, RateLimiter
 from kbot.config import Settings
 from kbot.domain import Answer, ClinicContact, GlossaryEntry, Quote, Resource, SourceMeta, SourceRef, Status
+from kbot.reader import reader_id
 
 log = logging.getLogger("kbot.api")
 REDIS_TIMEOUT_S = 0.5  # the longest one Redis call may hold a request
@@ -212,6 +213,7 @@ def answer_fingerprint(settings: Settings) -> str:
         include={"model_name", "passage_sentences", "top_passages", "max_quotes", "notice", "help_lines"}
         | {"min_dense_score", "min_coverage", "min_coverage_dense"},
     )
+    shaping["reader"] = reader_id(settings)  # its name and its weights' digest
     return hashlib.sha256(json.dumps([__version__, shaping], sort_keys=True).encode()).hexdigest()[:16]
 
 

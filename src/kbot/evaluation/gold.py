@@ -130,6 +130,7 @@ class Thresholds(BaseModel):
     out_of_scope_abstained: float = Field(ge=0, le=1)
     answerable_answered: float = Field(ge=0, le=1)
     min_support_at_1_ratio_vs_baseline: float = Field(ge=0)
+    min_reader_gain_support_at_1: float | None = Field(None, ge=-1, le=1)  # kbot's over its own without the reader
     # The gate alone on eval/safety_specialties.jsonl (questions of ten other specialties), when it is there
     specialty_crisis_recall: float | None = Field(None, ge=0, le=1)
     max_specialty_crisis_on_educational: float | None = Field(None, ge=0, le=1)
@@ -150,6 +151,7 @@ class QualityThresholds(BaseModel):
     answerable_answered: float = Field(ge=0, le=1)
     out_of_scope_abstained: float | None = Field(None, ge=0, le=1)  # when the set has off-topic questions too
     min_support_at_1_margin_vs_best_baseline: float = Field(ge=-1, le=1)
+    min_reader_gain_support_at_1: float | None = Field(None, ge=-1, le=1)  # kbot's over its own without the reader
 
 
 BaselineName = Literal["chunk", "section"]

@@ -33,6 +33,7 @@ COLUMNS = (
     ("latency_p95_ms", "p95 ms", "{:.1f}"),
 )
 
+WITHOUT_READER = "kbot without the reader"
 Check = tuple[str, Callable[[float, float], bool], Callable[["Report"], float]]
 CHECKS: tuple[Check, ...] = (
     ("support_at_1", lambda v, t: v >= t, lambda r: r.kbot["answerable"]["support_at_1"]),
@@ -48,6 +49,7 @@ CHECKS: tuple[Check, ...] = (
     ("answerable_answered", lambda v, t: v >= t, lambda r: r.safety["answerable_answered"]),
     ("min_support_at_1_ratio_vs_baseline", lambda v, t: v >= t, lambda r: r.support_ratio),
     ("min_support_at_1_margin_vs_best_baseline", lambda v, t: v >= t, lambda r: r.support_margin),
+    ("min_reader_gain_support_at_1", lambda v, t: v >= t, lambda r: r.reader_gain),
 )
 SPECIALTY_CHECKS: tuple[Check, ...] = (  # the gate alone on eval/safety_specialties.jsonl, when it is there
     ("specialty_crisis_recall", lambda v, t: v >= t, lambda r: r.specialty("crisis_recall")),
@@ -73,6 +75,7 @@ class Report:
     others: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)  # more baselines, by name
     skipped: int = 0  # questions whose article the knowledge base does not hold
     with_safety: bool = True  # false for a set of answerable questions only
+    without_reader: dict[str, dict[str, float]] | None = None  # kbot in retrieval's order, when it has a reader
 
     @property
     def support_margin(self) -> float:
@@ -80,6 +83,12 @@ class Report:
         systems = [self.baseline, *self.others.values()]
         best = max((b.get("answerable", {}).get("support_at_1", 0.0) for b in systems if b), default=0.0)
         return self.kbot["answerable"]["support_at_1"] - best
+
+    @property
+    def reader_gain(self) -> float:
+        """kbot's support@1 on answerable questions minus its own without the reader (retrieval's order)."""
+        without = (self.without_reader or {}).get("answerable", {}).get("support_at_1", 0.0)
+        return self.kbot["answerable"]["support_at_1"] - without
 
     @property
     def support_ratio(self) -> float:
@@ -104,6 +113,7 @@ class Report:
         others: dict[str, Sequence[Outcome]] | None = None,
         skipped: int = 0,
         with_safety: bool = True,
+        without_reader: Sequence[Outcome] | None = None,
     ) -> Report:
         calibration = seeds_dir / CALIBRATION_FILE
         recorded = tomllib.loads(calibration.read_text(encoding="utf-8")) if calibration.is_file() else {}
@@ -122,6 +132,7 @@ class Report:
             others={name: by_kind(outcomes) for name, outcomes in (others or {}).items()},
             skipped=skipped,
             with_safety=with_safety,
+            without_reader=by_kind(without_reader) if without_reader else None,
         )
         report.failures = report.misses(thresholds, "threshold")
         report.unmet_targets = report.misses(report.targets, "target")
@@ -131,7 +142,10 @@ class Report:
         """Each figure that misses its limit, as "name: measured x, <label> y"."""
         found = []
         for name, ok, measure in CHECKS + (SPECIALTY_CHECKS if self.specialties else ()):
-            if limits.get(name) is not None and not (name.startswith("min_support") and not self.baseline):
+            unmeasured = (name.startswith("min_support") and not self.baseline) or (
+                name == "min_reader_gain_support_at_1" and not self.without_reader
+            )
+            if limits.get(name) is not None and not unmeasured:
                 value = measure(self)
                 if not ok(value, limits[name]):
                     found.append(f"{name}: measured {value:.3f}, {label} {limits[name]}")
@@ -139,14 +153,23 @@ class Report:
 
     def side_by_side(self) -> list[str]:
         """kbot and every baseline on the answerable questions: support@1, support@3, answered."""
-        systems = {"kbot": self.kbot, "chunk baseline": self.baseline, **self.others}
+        systems = {"kbot": self.kbot, **self._without_reader(), "chunk baseline": self.baseline, **self.others}
         lines = ["## Side by side (answerable questions)", ""]
         lines += ["| system | support@1 | support@3 | answered |", "|---|---|---|---|"]
         for name, figures in systems.items():
             a = figures.get("answerable", {})
             cells = [a.get(key, 0.0) for key in ("support_at_1", "support_at_3", "answered")]
             lines.append(f"| {name} | " + " | ".join(f"{v:.3f}" for v in cells) + " |")
-        return [*lines, "", f"support@1 margin kbot − best baseline: **{self.support_margin:+.3f}**"]
+        lines += ["", f"support@1 margin kbot − best baseline: **{self.support_margin:+.3f}**"]
+        return [*lines, *self._reader_line()]
+
+    def _without_reader(self) -> dict[str, dict[str, dict[str, float]]]:
+        return {WITHOUT_READER: self.without_reader} if self.without_reader else {}
+
+    def _reader_line(self) -> list[str]:
+        if not self.without_reader:
+            return []
+        return ["", f"support@1 gain of the reader (kbot − kbot without it): **{self.reader_gain:+.3f}**"]
 
     def _table(self, rows: list[tuple[str, dict[str, float]]]) -> str:
         head = "| system / kind | " + " | ".join(label for _, label, _ in COLUMNS) + " |"
@@ -176,6 +199,8 @@ class Report:
 
     def markdown(self) -> str:
         rows = [(f"kbot · {k}", v) for k, v in self.kbot.items()]
+        for name, figures in self._without_reader().items():
+            rows += [(f"{name} · {k}", v) for k, v in figures.items() if k in ("answerable", "overall")]
         if self.baseline:
             rows += [(f"baseline · {k}", v) for k, v in self.baseline.items() if k in ("answerable", "overall")]
         for name, figures in self.others.items():
@@ -187,7 +212,7 @@ class Report:
             lines += [*self.side_by_side(), ""]
         elif self.baseline:
             lines.append(f"support@1 ratio kbot / baseline (answerable): **{self.support_ratio:.2f}×**")
-            lines.append("")
+            lines += [*self._reader_line(), ""]
         if not self.with_safety and "out_of_scope" in self.kbot:
             lines += [
                 f"Abstention: kbot answered **{self.safety['answerable_answered']:.3f}** of the answerable questions "
@@ -263,6 +288,8 @@ def write_report(report: Report, out_dir: Path) -> None:
         "kbot": report.kbot,
         "baseline": report.baseline,
         "baselines": report.others,  # beside the first ("baseline"), by name
+        "without_reader": report.without_reader,  # kbot in retrieval's order (None when it has no reader)
+        "reader_gain": report.reader_gain if report.without_reader else None,
         "support_at_1_margin": report.support_margin if report.baseline else None,
         "skipped": report.skipped,
         "support_at_1_ratio": report.support_ratio if report.baseline else None,

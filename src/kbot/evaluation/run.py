@@ -123,6 +123,8 @@ def run_evaluation(
     if not items:
         raise GoldFileError(f"{gold_path}: none of its questions is about an article of the knowledge base {kb!r}.")
     kbot = evaluate_kbot(service, items, kb)
+    # the same service in retrieval's order, beside it: what the reader adds
+    without_reader = evaluate_kbot(dataclasses.replace(service, reader=None), items, kb) if service.reader else None
     baselines = {
         name: evaluate_baseline(BASELINES[name](base.folder, service.embedder), items)
         for name in (config.baselines if with_baseline else [])
@@ -140,6 +142,7 @@ def run_evaluation(
         others={BASELINES[name].name: outcomes for name, outcomes in baselines.items()},
         skipped=len(every) - len(items),
         with_safety=config.safety,
+        without_reader=without_reader,
     )
     print(report.markdown())
     write_report(report, out_dir)

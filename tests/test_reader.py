@@ -1,0 +1,132 @@
+"""The reader: the shipped cross-encoder loads offline and reads, it reorders only retrieval's best candidates, an index
+is served only with the reader it was built for, and the training script runs end to end on a few train articles."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from kbot.chunking import BlockKind, SentenceRow
+from kbot.config import Settings
+from kbot.errors import InvalidSettings
+from kbot.reader import Reader, Reading, packaged_reader_dir, reader_id
+from kbot.reader.model import SETTINGS_FILE, WEIGHTS_FILE
+from kbot.retrieval import Candidate
+
+ROOT = Path(__file__).resolve().parents[1]
+MEDQUAD = ROOT.parent / "shared" / "medquad"
+
+
+@pytest.fixture(scope="module")
+def reader() -> Reader:
+    return Reader().load()
+
+
+def test_the_shipped_weights_fit_the_repository_and_name_themselves() -> None:
+    folder = packaged_reader_dir()
+    weights = folder / WEIGHTS_FILE
+    assert weights.stat().st_size <= 50 * 1024 * 1024
+    assert (folder / "README.md").is_file()  # the model card
+    settings = json.loads((folder / SETTINGS_FILE).read_text(encoding="utf-8"))
+    digest = hashlib.sha256(weights.read_bytes()).hexdigest()[:16]
+    assert reader_id(Settings()) == f"{settings['name']} {digest}"
+    assert reader_id(Settings(reader=False)) == ""
+
+
+@pytest.mark.model
+def test_the_reader_tells_the_answering_sentence_from_one_on_another_aspect(reader: Reader) -> None:
+    # Made-up sentences in the NIH articles' shape (title: heading. sentence); none is in a gold set.
+    causes = "Gout: Causes. Gout is caused by too much uric acid in the blood, which forms crystals in a joint."
+    treatment = "Gout: Treatment. Doctors treat gout attacks with anti-inflammatory medicines and rest."
+    symptoms = "Gout: Symptoms. A gout attack brings sudden pain, swelling and redness in a joint, often the big toe."
+    for question, answer in (("what causes gout", causes), ("how is gout treated?", treatment)):
+        passages = [causes, treatment, symptoms]
+        read = reader.probabilities(question, passages)
+        assert read.shape == (3,) and np.all((read >= 0) & (read <= 1))
+        assert passages[int(np.argmax(read))] == answer, (question, read)
+    assert reader.logits("anything", []).shape == (0,)
+
+
+def _candidate(i: int, score: float) -> Candidate:
+    row = SentenceRow(i, "a", i, BlockKind.PARAGRAPH, "", 0, 0, f"sentence {i}")
+    return Candidate(row, score, score, 0.0, 0.0, 0.0)
+
+
+def test_rerank_reorders_only_the_first_depth_candidates_and_only_raises_their_scores() -> None:
+    candidates = [_candidate(i, 1.0 - i / 100) for i in range(14)]
+    reader = Reader()  # its weights stay unloaded: the probabilities are given
+    reader.settings = dataclasses.replace(reader.settings, depth=4, weight=1.0)
+    given = {f"passage {i}": p for i, p in enumerate([0.1, 0.2, 0.9, 0.3])}
+    reader._probabilities = lambda pairs: np.array([given[p] for _, p in pairs])  # type: ignore[method-assign]
+    out = reader.rerank("q", candidates, lambda row: f"passage {row.id}")
+    assert [c.row.id for c in out[:4]] == [2, 3, 1, 0]  # 0.98 + 0.9 first; 0.97 + 0.3 before 0.99 + 0.2
+    assert [round(c.score, 6) for c in out[:4]] == [1.88, 1.27, 1.19, 1.1]
+    assert out[4:] == tuple(candidates[4:])  # the tail as it was, below every lifted score
+    assert min(c.score for c in out[:4]) > max(c.score for c in out[4:])
+
+
+def test_each_library_may_set_its_own_depth_and_weight_and_weight_zero_reads_nothing() -> None:
+    candidates = [_candidate(i, 1.0 - i / 100) for i in range(6)]
+    reader = Reader()
+    asked: list[list[tuple[str, str]]] = []
+
+    def probabilities(pairs: list[tuple[str, str]]) -> np.ndarray:
+        asked.append(pairs)
+        return np.array([0.9 if p.endswith("2") else 0.0 for _, p in pairs])
+
+    reader._probabilities = probabilities  # type: ignore[method-assign]
+    passage = lambda row: f"passage {row.id}"  # noqa: E731
+    off, shallow, deep = reader.rerank_batch(
+        [
+            Reading("a", candidates, passage, weight=0.0),
+            Reading("b", candidates, passage, depth=2, weight=1.0),
+            Reading("c", candidates, passage, depth=3, weight=1.0),
+        ]
+    )
+    assert off == tuple(candidates)  # retrieval's order, and none of its candidates read
+    assert shallow == tuple(candidates)  # candidate 2 lies below its depth: it cannot rise
+    assert [c.row.id for c in deep[:3]] == [2, 0, 1]
+    assert [len(pairs) for pairs in asked] == [5]  # one model call: 2 + 3 pairs
+
+
+def test_a_missing_reader_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(InvalidSettings, match="No reader in") as err:
+        Reader(tmp_path)
+    assert "KBOT_READER=false" in err.value.fix
+
+
+@pytest.mark.model
+def test_the_real_service_quotes_exact_spans_with_the_reader(real_service: object) -> None:
+    from kbot.service import KbotService
+
+    assert isinstance(real_service, KbotService) and real_service.reader is not None
+    base = real_service.kb()
+    answer = real_service.ask("what does ketamine do to the brain")
+    assert answer.quotes and answer.text.endswith(base.notice)
+    for quote in answer.quotes:
+        assert base.index.documents[quote.source_id].text[quote.start : quote.end] == quote.text
+
+
+@pytest.mark.model
+@pytest.mark.skipif(not (MEDQUAD / "documents.jsonl.gz").exists(), reason="needs ../shared/medquad")
+def test_training_runs_end_to_end_on_a_few_train_articles(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], make_settings: Callable[..., Settings]
+) -> None:
+    from kbot.reader import training
+
+    out = tmp_path / "reader"
+    training.main([str(MEDQUAD), "--out", str(out), "--work", str(tmp_path / "work"), "--articles", "6"])
+    log = json.loads((out / "training-log.json").read_text(encoding="utf-8"))
+    assert log["articles"] == 6 and log["groups"] > 0 and log["steps"][-1]["step"] == log["steps"][-1]["of"]
+    assert all(np.isfinite(s["loss"]) for s in log["steps"])
+    trained = Reader(out).load()
+    assert trained.name == "kbot-reader-1" and trained.settings.max_length == training.MAX_LENGTH
+    assert np.all(np.isfinite(trained.logits("what causes gout", ["Gout: Causes. Too much uric acid.", "Hello."])))
+    assert reader_id(make_settings(reader_dir=out)).endswith(trained.digest)
+    assert "groups" in capsys.readouterr().out
