@@ -51,11 +51,13 @@ def make_settings(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Set
             "index_dir": tmp_path_factory.mktemp("index"),
             "rate_limit_per_minute": 0,
             "var_dir": tmp_path_factory.mktemp("var"),  # the SQLite database of answers and feedback
+            # Indexes built here name no reader (build_index's default); a test of the reader asks for it and
+            # builds its index with reader_id(settings) (tests/test_reader.py, tests/test_nih_eval.py).
+            "reader": False,
         }
         if overrides.get("model_name") == FakeEmbedder.name:
             # seeds/abstention.toml is calibrated on the real model's cosines; the fake embedder's are lower
             values.update(min_dense_score=0.55, min_coverage=0.60, min_coverage_dense=0.20)
-            values.update(reader=False)  # the reader reads real text with a real model: not what these tests measure
         values.update(overrides)
         return Settings(**values)
 
@@ -94,11 +96,9 @@ def real_embedder() -> Embedder:
 
 @pytest.fixture(scope="session")
 def real_index_dir(tmp_path_factory: pytest.TempPathFactory, real_embedder: Embedder) -> Path:
-    """KBOT_INDEX_DIR of a real-model index of seeds/, as the knowledge base "default", for the shipped reader."""
-    from kbot.reader import reader_id
-
+    """KBOT_INDEX_DIR of a real-model index of seeds/, as the knowledge base "default"."""
     folder = tmp_path_factory.mktemp("real-index")
-    build_index(SEEDS, folder / "default", real_embedder, reader=reader_id(Settings()))
+    build_index(SEEDS, folder / "default", real_embedder)
     return folder
 
 

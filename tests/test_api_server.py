@@ -42,8 +42,7 @@ def running_server(index_dir: Path, log: Path, **env: str) -> Iterator[str]:
         "KBOT_SEEDS_DIR": str(ROOT / "seeds"),
         "KBOT_WEB_DIR": str(ROOT / "web"),
         "KBOT_VAR_DIR": str(log.parent / "var"),  # its database of answers and feedback
-        # the fake model's indexes are built for no reader (conftest's make_settings): the reader reads real text
-        **({"KBOT_READER": "false"} if env.get("KBOT_MODEL_NAME") == FakeEmbedder.name else {}),
+        "KBOT_READER": "false",  # as conftest's make_settings: the tests' indexes are built for no reader
         **env,
     }
     command = [sys.executable, "-m", "kbot.api.server", "--host", "127.0.0.1", "--port", str(port)]

@@ -405,7 +405,11 @@ def test_an_advertising_sentence_is_never_quoted(asthma_kb: Path, tmp_path: Path
 
     build_index(asthma_kb, tmp_path / "index" / "default", FakeEmbedder())
     settings = Settings(
-        seeds_dir=asthma_kb, index_dir=tmp_path / "index", model_name=FakeEmbedder.name, min_dense_score=0.0
+        seeds_dir=asthma_kb,
+        index_dir=tmp_path / "index",
+        model_name=FakeEmbedder.name,
+        min_dense_score=0.0,
+        reader=False,
     )
     service = KbotService.load(settings, embedder=FakeEmbedder())
     for question in ("Is there a spacer discount code?", "What number do I call for a spacer discount?"):

@@ -9,12 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kbot.config import Settings
 from kbot.embedding import Embedder, FakeEmbedder
 from kbot.errors import IndexCorrupt, IndexMissing, IndexStale
 from kbot.index import PIECE_DIMS, PIECES_VIEW, build_index, load_index, view_texts
 from kbot.index_files import piece_basis
-from kbot.reader import reader_id
 
 SEEDS = Path(__file__).resolve().parents[1] / "seeds"
 
@@ -62,7 +60,7 @@ def test_loaded_index_fits_together(built: Path, seeds_copy: Path) -> None:
 def test_the_real_models_pieces_keep_most_of_their_length_in_the_kept_directions(
     real_index_dir: Path, real_embedder: Embedder
 ) -> None:
-    index = load_index(real_index_dir / "default", SEEDS, real_embedder.name, reader_id(Settings()))
+    index = load_index(real_index_dir / "default", SEEDS, real_embedder.name)
     texts = view_texts(index.sentences, {k: d.meta.title for k, d in index.documents.items()})[PIECES_VIEW][::10]
     pieces = np.concatenate([e.piece_vectors for e in real_embedder.encode(texts)])
     kept = np.linalg.norm(pieces @ index.piece_basis, axis=1)  # 1.0 would be all of it

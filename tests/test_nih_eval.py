@@ -18,6 +18,7 @@ from kbot.evaluation.gold import load_gold
 from kbot.evaluation.run import in_library, run_evaluation
 from kbot.folder import CALIBRATION_FILE
 from kbot.index import build_index
+from kbot.reader import reader_id
 from kbot.service import KbotService
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -30,8 +31,9 @@ def nih_settings(
     make_settings: Callable[..., Settings], tmp_path_factory: pytest.TempPathFactory, real_embedder: Embedder
 ) -> Settings:
     index_dir = tmp_path_factory.mktemp("nih-index")
-    build_index(SMALL, index_dir / "nih", real_embedder)
-    return make_settings(index_dir=index_dir, knowledge_bases={"nih": SMALL})
+    settings = make_settings(index_dir=index_dir, knowledge_bases={"nih": SMALL}, reader=True)  # as kbot serves it
+    build_index(SMALL, index_dir / "nih", real_embedder, reader=reader_id(settings))
+    return settings
 
 
 @pytest.mark.model
@@ -53,6 +55,10 @@ def test_kbot_eval_measures_the_dev_set_on_the_small_library(
     assert data["support_at_1_margin"] == pytest.approx(data["kbot"]["answerable"]["support_at_1"] - best)
     assert data["kbot"]["overall"]["faithfulness"] == 1.0
     assert data["specialties"] is None  # the safety set is not this set's business
+    assert data["without_reader"]["answerable"]["questions"] == held  # the reader's gain, measured beside it
+    assert data["reader_gain"] == pytest.approx(
+        data["kbot"]["answerable"]["support_at_1"] - data["without_reader"]["answerable"]["support_at_1"]
+    )
     assert passed and data["failures"] == [], data["failures"]  # the gate of eval/nih/dev.toml
     assert "| section baseline |" in capsys.readouterr().out
 

@@ -14,12 +14,15 @@ import pytest
 
 from kbot.chunking import BlockKind, SentenceRow
 from kbot.config import Settings
-from kbot.errors import InvalidSettings
+from kbot.embedding import Embedder
+from kbot.errors import IndexStale, InvalidSettings
+from kbot.index import build_index
 from kbot.reader import Reader, Reading, packaged_reader_dir, reader_id
 from kbot.reader.model import SETTINGS_FILE, WEIGHTS_FILE
 from kbot.retrieval import Candidate
 
 ROOT = Path(__file__).resolve().parents[1]
+ASTHMA = ROOT / "tests" / "kbs" / "asthma"
 MEDQUAD = ROOT.parent / "shared" / "medquad"
 
 
@@ -102,15 +105,29 @@ def test_a_missing_reader_is_a_clear_error(tmp_path: Path) -> None:
 
 
 @pytest.mark.model
-def test_the_real_service_quotes_exact_spans_with_the_reader(real_service: object) -> None:
+def test_a_library_served_with_the_reader_quotes_exact_spans_in_the_readers_order(
+    make_settings: Callable[..., Settings], real_embedder: Embedder, tmp_path: Path
+) -> None:
     from kbot.service import KbotService
 
-    assert isinstance(real_service, KbotService) and real_service.reader is not None
-    base = real_service.kb()
-    answer = real_service.ask("what does ketamine do to the brain")
+    settings = make_settings(index_dir=tmp_path / "index", knowledge_bases={"asthma": ASTHMA}, reader=True)
+    build_index(ASTHMA, tmp_path / "index" / "asthma", real_embedder, reader=reader_id(settings))
+    service = KbotService.load(settings, real_embedder, only=["asthma"])
+    assert service.reader is not None
+    base = service.kb("asthma")
+    question = "what are the side effects of inhalers"
+    answer = service.ask(question, "asthma")
     assert answer.quotes and answer.text.endswith(base.notice)
     for quote in answer.quotes:
         assert base.index.documents[quote.source_id].text[quote.start : quote.end] == quote.text
+    # the first quote holds one of the three candidates the reader put first
+    queries, encoded = service.encode_questions([question], base)
+    found = base.retriever.retrieve(queries[0], encoded[0])
+    read = service.reader.rerank(question, found.candidates, base.retriever.passage)[:3]
+    first = answer.quotes[0]
+    assert any(c.row.source_id == first.source_id and first.start <= c.row.start < first.end for c in read)
+    with pytest.raises(IndexStale, match="not for 'no reader'"):  # the same index served without its reader
+        KbotService.load(settings.model_copy(update={"reader": False}), real_embedder, only=["asthma"])
 
 
 @pytest.mark.model
@@ -121,12 +138,21 @@ def test_training_runs_end_to_end_on_a_few_train_articles(
     from kbot.reader import training
 
     out = tmp_path / "reader"
-    training.main([str(MEDQUAD), "--out", str(out), "--work", str(tmp_path / "work"), "--articles", "6"])
+    labelled = f"{ROOT / 'eval' / 'calibration.jsonl'}={ROOT / 'seeds'}"
+    work = str(tmp_path / "work")
+    options = ["--articles", "6", "--epochs", "1", "--labelled", labelled, "--heading-dropout", "0.5"]
+    training.main([str(MEDQUAD), "--out", str(out), "--work", work, *options])
     log = json.loads((out / "training-log.json").read_text(encoding="utf-8"))
     assert log["articles"] == 6 and log["groups"] > 0 and log["steps"][-1]["step"] == log["steps"][-1]["of"]
+    assert 50 < len(log["labelled_trained_ids"]) < 140  # about half of the 184 answerable questions
+    assert log["plan"]["heading_dropout"] == 0.5
     assert all(np.isfinite(s["loss"]) for s in log["steps"])
     trained = Reader(out).load()
     assert trained.name == "kbot-reader-1" and trained.settings.max_length == training.MAX_LENGTH
-    assert np.all(np.isfinite(trained.logits("what causes gout", ["Gout: Causes. Too much uric acid.", "Hello."])))
-    assert reader_id(make_settings(reader_dir=out)).endswith(trained.digest)
+    assert np.all(
+        np.isfinite(
+            trained.logits("what causes gout", ["Gout: Causes. Too much uric acid.", "The clinic opens at nine."])
+        )
+    )
+    assert reader_id(make_settings(reader=True, reader_dir=out)).endswith(trained.digest)
     assert "groups" in capsys.readouterr().out
