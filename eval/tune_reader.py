@@ -7,8 +7,10 @@ are made, never on eval/gold.jsonl or eval/nih/test.jsonl.
 Each ``set=kb`` is a labelled file and the knowledge base it is asked of (the NIH one: KBOT_KNOWLEDGE_BASES, see
 eval/README.md; a question about an article the library does not hold is skipped). Every (depth, weight) of the grid
 is tried, with "no reader" beside them; the objective is the mean over the sets of (support@1 + MRR) / 2 on their
-answerable questions, and a setting must beat the best one so far by ``--min-gain`` to replace it (a tie keeps the
-shallower, lighter one). ``--write`` stores the best in the reader's reader.json. Needs the real indexes.
+answerable questions (leaving out those the reader was trained on: ``labelled_trained_ids`` in its training log), and
+a setting must beat the best so far, "no reader" first, by ``--min-gain`` to replace it (a tie keeps the shallower,
+lighter one). Run it on one library's sets to choose that library's kb.toml [reader] (no setting beating "no reader"
+means weight = 0). ``--write`` stores the best in the reader's reader.json. Needs the real indexes.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from kbot.evaluation.gold import GoldItem, load_gold
 from kbot.evaluation.metrics import by_kind
 from kbot.evaluation.run import evaluate_kbot, in_library
 from kbot.knowledge_base import ReaderUse
-from kbot.reader import Reader
+from kbot.reader import Reader, packaged_reader_dir
 from kbot.reader.model import SETTINGS_FILE
 from kbot.service import KbotService
 
@@ -73,13 +75,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--write", action="store_true", help="store the best depth and weight in its reader.json")
     args = parser.parse_args(argv)
     settings = Settings(reader_dir=args.reader)
+    log = (args.reader or packaged_reader_dir()) / "training-log.json"
+    trained = set(json.loads(log.read_text(encoding="utf-8")).get("labelled_trained_ids", []) if log.exists() else [])
     sets = []
     for spec in args.sets:
         path, _, kb = spec.partition("=")
         if Path(path).name in HELD_OUT:
             parser.error(f"{path} is held out: choose on eval/calibration.jsonl and eval/nih/dev.jsonl")
         folder = settings.seeds_dir if (kb or "default") == "default" else settings.knowledge_bases[kb]
-        items = [i for i in in_library(load_gold(Path(path)), folder) if i.kind == "answerable"]
+        items = [i for i in in_library(load_gold(Path(path)), folder) if i.kind == "answerable" and i.id not in trained]
         sets.append((path, kb or "default", items))
     service = KbotService.load(settings, only=[kb for _, kb, _ in sets])
     memoised(service, [kb for _, kb, _ in sets])
@@ -91,17 +95,18 @@ def main(argv: list[str] | None = None) -> None:
     reader = memoised_reader(service.reader or Reader(args.reader).load())
     results = [({"reader": None}, figures(dataclasses.replace(service, reader=None), sets))]
     print(json.dumps(results[0]), flush=True)
-    best = None
+    best = results[0]
     for depth, weight in itertools.product(DEPTHS, WEIGHTS):
         reader.settings = dataclasses.replace(reader.settings, depth=depth, weight=weight)
         result = figures(dataclasses.replace(service, reader=reader), sets)
         results.append(({"depth": depth, "weight": weight}, result))
         print(json.dumps(results[-1]), flush=True)
-        if best is None or result["objective"] > best[1]["objective"] + args.min_gain:
+        if result["objective"] > best[1]["objective"] + args.min_gain:
             best = results[-1]
-    assert best is not None
     print(f"\nno reader: {json.dumps(results[0][1])}\nbest: {json.dumps(best[0])} {json.dumps(best[1])}")
-    if args.write:
+    if "depth" not in best[0]:
+        print("no setting beats retrieval's order here: [reader] weight = 0 in this library's kb.toml")
+    elif args.write:
         path = reader.folder / SETTINGS_FILE
         values = json.loads(path.read_text(encoding="utf-8"))
         values.update(best[0])
