@@ -114,7 +114,9 @@ class KbotService:
                     retrieved.append(asked)
         for asked, candidates in zip(retrieved, self._read(retrieved), strict=True):
             answers[asked.slot] = self._quote(asked, candidates)
-        return [a for a in answers if a is not None]
+        filled = [a for a in answers if a is not None]
+        assert len(filled) == len(answers), "every question gets its answer, in its place"
+        return filled
 
     def encode_questions(
         self, texts: Sequence[str], bases: Sequence[KnowledgeBase] | KnowledgeBase
