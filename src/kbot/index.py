@@ -114,11 +114,13 @@ def read_corpus(seeds_dir: Path) -> list[Document]:
 
 def view_texts(rows: Sequence[SentenceRow], titles: Mapping[str, str]) -> dict[str, list[str]]:
     """What is embedded for each sentence, in each of EMBEDDED_VIEWS. ``titles``: each article's title, by source id."""
-    context = [
-        r.text if r.section in ("", r.text) else f"{where}. {r.text}"
-        for r, where in zip(rows, situated(rows, titles), strict=True)
-    ]
+    context = [in_context(r, where) for r, where in zip(rows, situated(rows, titles), strict=True)]
     return {"sentences": [r.text for r in rows], "context": context}
+
+
+def in_context(row: SentenceRow, where: str) -> str:
+    """A sentence under its heading (``where``, as ``situated`` gives it): "heading. sentence", the context view."""
+    return row.text if row.section in ("", row.text) else f"{where}. {row.text}"
 
 
 def window_rows(sentences: Vectors, rows: Sequence[SentenceRow]) -> Iterator[Vectors]:

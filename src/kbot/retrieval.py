@@ -28,7 +28,7 @@ from bm25s.stopwords import STOPWORDS_EN_PLUS
 from kbot import ann
 from kbot.chunking import QUESTION_KINDS, SentenceRow, situated
 from kbot.embedding import Encoded, unit_rows
-from kbot.index import Index, view_texts
+from kbot.index import Index, in_context
 
 _WORD = re.compile(r"[a-z0-9]+(?:['’][a-z]+)?")
 # English stop words and their chat spellings; a knowledge base adds its own in its kb.toml ([lexicon] stopwords).
@@ -169,10 +169,8 @@ class Retriever:
         self._quotable_ids = np.array([r.id for r in rows if r.quotable], dtype=np.int64)
         self._stemmer = Stemmer.Stemmer("english")
         titles = {k: d.meta.title for k, d in index.documents.items()}
-        texts = [
-            f"{where} {r.text}" if r.quotable else r.text for r, where in zip(rows, situated(rows, titles), strict=True)
-        ]
-        self._passages = view_texts(rows, titles)["context"]
+        self._where = situated(rows, titles)  # each sentence's heading, led by its article's title where shared
+        texts = [f"{where} {r.text}" if r.quotable else r.text for r, where in zip(rows, self._where, strict=True)]
         tokens = self._words(texts)  # one tokenisation for BM25, coverage and the queries, so their words agree
         postings: dict[str, list[int]] = {}  # stemmed word -> the sentences that contain it
         for i, words in enumerate(tokens):
@@ -217,7 +215,7 @@ class Retriever:
 
     def passage(self, row: SentenceRow) -> str:
         """A sentence as the reader reads it: under its heading, as the index's context view embeds it."""
-        return self._passages[row.id]
+        return in_context(row, self._where[row.id])
 
     def words(self, text: str) -> list[str]:
         """The words of ``text`` as the lexical signals count them: lower case, stemmed, stop words left out."""

@@ -1,6 +1,6 @@
 """Training the reader from MedQuAD's ``train`` documents, reproducibly (fixed seeds, a log of the run).
 
-    .venv/bin/python -m kbot.reader.training ../shared/medquad --out src/kbot/data/reader
+    .venv/bin/python -m kbot.reader.training ../shared/medquad --out src/kbot/data/reader --articles 1000 --epochs 2
 
 1. A library of ``--articles`` train documents, spread evenly by id, converted as ``kbot medquad`` does, and indexed
    by kbot in a work folder (the embedding cache makes a second run fast).
@@ -126,15 +126,23 @@ def _group(item: GoldQuestion, found: Any, by_article: dict[str, list[SentenceRo
         if r.source_id == answering[0].source_id and r.section in section:
             continue  # a later sentence of the answering section: neither label is safe
         negatives.append(r)
+    return _assembled(item.question, positives, negatives, retriever, rng)
+
+
+def _assembled(
+    question: str, positives: list[SentenceRow], negatives: list[SentenceRow], retriever: Any, rng: Any
+) -> Group | None:
+    """The group of ``positives`` and the hardest of ``negatives`` (kbot's order), with one easier negative drawn from
+    the rest so that the scale holds beyond kbot's first few; None without a negative."""
     hardest = negatives[: GROUP - len(positives) - 1]
     rest = negatives[len(hardest) :]
     if rest:
-        hardest.append(rng.choice(rest))  # one easier negative, so that the scale holds beyond kbot's first few
+        hardest.append(rng.choice(rest))
     if not hardest:
         return None
     chosen = positives + hardest
     passages = tuple(retriever.passage(r) for r in chosen)
-    return Group(item.question, passages, len(positives), tuple(r.text for r in chosen))
+    return Group(question, passages, len(positives), tuple(r.text for r in chosen))
 
 
 def trained_share(item_id: str, share: float) -> bool:
@@ -155,14 +163,9 @@ def labelled_groups(service: Any, kb: str, items: Sequence[Any], seed: int) -> l
         found = [c.row for c in retriever.retrieve(query, enc, limit=CANDIDATES).candidates]
         positives = [r for r in found if supports(r.text, item.evidence)][:MAX_POSITIVES]
         negatives = [r for r in found if not supports(r.text, item.evidence)]
-        if not positives or not negatives:
-            continue
-        hardest = negatives[: GROUP - len(positives) - 1]
-        if negatives[len(hardest) :]:
-            hardest.append(rng.choice(negatives[len(hardest) :]))
-        chosen = positives + hardest
-        passages = tuple(retriever.passage(r) for r in chosen)
-        groups.append(Group(item.question, passages, len(positives), tuple(r.text for r in chosen)))
+        group = _assembled(item.question, positives, negatives, retriever, rng) if positives else None
+        if group is not None:
+            groups.append(group)
     return groups
 
 
