@@ -44,3 +44,23 @@ def test_encode_keeps_the_order_of_its_texts(real_embedder: Embedder, count: int
     encoded = real_embedder.encode(texts)
     assert [e.pieces[:2] for e in encoded] == [("question", "number")] * count
     np.testing.assert_allclose(np.stack([e.vector for e in encoded]), real_embedder.embed(texts), atol=1e-5)
+
+
+def test_bfloat16_gives_the_float32_vectors_within_a_cosine_of_0_9995(real_embedder: Embedder) -> None:
+    """KBOT_BF16: autocast to bfloat16 keeps every vector and word piece where float32 puts it, so an index built one
+    way serves questions embedded the other (and the setting is not part of an index's identity)."""
+    from kbot.embedding import SentenceTransformerEmbedder, precision
+
+    texts = [*TEXTS[:2], "The most common side effects are nausea, dizziness and a feeling of being detached."]
+    wide = SentenceTransformerEmbedder(bf16=False).encode(texts)
+    narrow = SentenceTransformerEmbedder(bf16=True).encode(texts)
+    for a, b in zip(wide, narrow, strict=True):
+        assert a.pieces == b.pieces
+        assert float(a.vector @ b.vector) > 0.9995
+        assert float(np.min(np.sum(a.piece_vectors * b.piece_vectors, axis=1))) > 0.999
+    import torch
+
+    with precision(True):
+        assert torch.is_autocast_enabled("cpu")
+    with precision(False):
+        assert not torch.is_autocast_enabled("cpu")

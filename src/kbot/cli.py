@@ -132,7 +132,7 @@ def _ingest(settings: Settings, names: list[str] | None, if_needed: bool) -> lis
                 except KbotError as exc:
                     typer.echo(f"{name}: {exc.message} Building it now.")
             started = time.perf_counter()
-            embedder = embedder or load_embedder(settings.model_name)
+            embedder = embedder or load_embedder(settings.model_name, settings.bf16)
             manifest = build_index(folder, index_dir, embedder, settings.passage_sentences, reader_id(settings))
         except KbotError as exc:
             _say_error(exc)
@@ -158,7 +158,7 @@ def _calibrate_if_missing(settings: Settings, name: str, folder: Path, embedder:
         return embedder
     typer.echo(f"{name}: no {CALIBRATION_FILE} yet: choosing its abstention thresholds on its own headings ...")
     try:
-        embedder = embedder or load_embedder(settings.model_name)
+        embedder = embedder or load_embedder(settings.model_name, settings.bf16)
         calibrate_loaded(KbotService.load(settings, embedder, only=[name]), name)
     except (KbotError, OSError) as exc:
         message = exc.message if isinstance(exc, KbotError) else f"{folder / CALIBRATION_FILE}: {exc.strerror or exc}"
@@ -384,13 +384,13 @@ def report(
         typer.echo(f"Wrote {path}")
 
 
-def _lazy_embed(settings: Settings, load: Callable[[str], Any]) -> Callable[[Any], Any]:
+def _lazy_embed(settings: Settings, load: Callable[[str, bool | None], Any]) -> Callable[[Any], Any]:
     """The model's embeddings, loaded on the first call only (a report without stored questions needs none)."""
     loaded: list[Any] = []
 
     def embed(texts: Any) -> Any:
         if not loaded:
-            loaded.append(load(settings.model_name))
+            loaded.append(load(settings.model_name, settings.bf16))
         return loaded[0].embed(texts)
 
     return embed

@@ -80,6 +80,11 @@ class Settings(BaseSettings):
     max_quotes: int = Field(3, description="Quotes per answer at most")
     reader: bool = Field(True, description="Reorder the best candidates with the reader (off: retrieval's order)")
     reader_dir: Path | None = Field(None, description="Folder of the reader's weights (default: the packaged one)")
+    bf16: bool | None = Field(
+        None,
+        description="Run the models' matrix products in bfloat16 (about 1.8x faster where the CPU multiplies it "
+        "natively; vectors within cosine 0.9999 of float32); unset: when the CPU has AVX512-BF16 or AMX",
+    )
 
     # Abstention: unset means the thresholds `kbot calibrate` wrote to seeds/abstention.toml
     min_dense_score: float | None = Field(None, description="Override: lowest cosine of the best sentence to answer")

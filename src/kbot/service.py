@@ -61,8 +61,8 @@ class KbotService:
         registry.refresh()
         for name in only or ():
             registry.get(name)
-        embedder = embedder or load_embedder(settings.model_name)
-        reader = Reader(settings.reader_dir).load() if settings.reader else None
+        embedder = embedder or load_embedder(settings.model_name, settings.bf16)
+        reader = Reader(settings.reader_dir, settings.bf16).load() if settings.reader else None
         return cls(settings, embedder, QuoteSelector(max_quotes=settings.max_quotes), registry, reader)
 
     def kb(self, name: str = DEFAULT_KB) -> KnowledgeBase:
@@ -208,7 +208,7 @@ def ensure_indexes(settings: Settings, embedder: Embedder | None = None) -> list
     for name, folder in configured(settings).items():
         index_dir = kb_index_dir(settings.index_dir, name)
         if current_build(index_dir) is None:
-            embedder = embedder or load_embedder(settings.model_name)
+            embedder = embedder or load_embedder(settings.model_name, settings.bf16)
             build_index(folder, index_dir, embedder, settings.passage_sentences, reader_id(settings))
             built.append(name)
     return built

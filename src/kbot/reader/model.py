@@ -22,6 +22,7 @@ import numpy as np
 
 from kbot.chunking import SentenceRow
 from kbot.config import Settings
+from kbot.embedding import precision
 from kbot.errors import InvalidSettings
 from kbot.retrieval import Candidate
 
@@ -65,8 +66,10 @@ class Reader:
     """Scores (question, passage) pairs with the shipped cross-encoder. ``passage`` is the sentence under its heading,
     as the index's context view writes it ("Acromegaly: Symptoms. The signs are ...")."""
 
-    def __init__(self, folder: Path | None = None) -> None:
+    def __init__(self, folder: Path | None = None, bf16: bool | None = None) -> None:
+        """``bf16``: score in bfloat16 (kbot.embedding.precision; about 1.9x faster where the CPU has it natively)."""
         self.folder = folder or packaged_reader_dir()
+        self._bf16 = bf16
         if not (self.folder / SETTINGS_FILE).is_file() or not (self.folder / WEIGHTS_FILE).is_file():
             raise InvalidSettings(
                 f"No reader in {self.folder} (it needs {WEIGHTS_FILE} and {SETTINGS_FILE}).",
@@ -113,7 +116,8 @@ class Reader:
     def _logits(self, pairs: Sequence[tuple[str, str]]) -> np.ndarray:
         if not pairs:
             return np.zeros(0, dtype=np.float32)
-        scores = self._model.predict(list(pairs), batch_size=64, show_progress_bar=False, activation_fn=_identity())
+        with precision(self._bf16):
+            scores = self._model.predict(list(pairs), batch_size=64, show_progress_bar=False, activation_fn=_identity())
         return np.asarray(scores, dtype=np.float32).reshape(-1)
 
     def _probabilities(self, pairs: Sequence[tuple[str, str]]) -> np.ndarray:

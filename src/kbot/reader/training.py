@@ -273,11 +273,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     started = time.perf_counter()
     folder = work / "library"
     entries = training_library(args.medquad, folder, plan.articles)
-    settings = Settings(index_dir=work / "index", knowledge_bases={"train": folder}, reader=False)
+    # bf16=False: float32 retrieval on every CPU, as when the shipped weights were trained, so that a run on another
+    # machine draws the same groups.
+    settings = Settings(index_dir=work / "index", knowledge_bases={"train": folder}, reader=False, bf16=False)
     from kbot.embedding import load_embedder
     from kbot.service import KbotService
 
-    embedder = load_embedder(settings.model_name)
+    embedder = load_embedder(settings.model_name, settings.bf16)
     build_index(folder, kb_index_dir(settings.index_dir, "train"), embedder, settings.passage_sentences)
     built = time.perf_counter() - started
     service = KbotService.load(settings, embedder, only=["train"])
