@@ -51,7 +51,11 @@ TITLE_MATCH = 0.8  # lowest similarity of a line to the catalog's title
 
 def read_document(seeds_dir: Path, meta: SourceMeta) -> Document:
     """One article read, parsed into blocks, cleaned, and split into sentences."""
-    text = read_source_text(seeds_dir / meta.file)
+    return parse_document(meta, read_source_text(seeds_dir / meta.file))
+
+
+def parse_document(meta: SourceMeta, text: str) -> Document:
+    """An article's text (as ``read_source_text`` gives it) parsed into blocks, cleaned, and split into sentences."""
     blocks = parse_blocks(text, meta, markdown=meta.file.lower().endswith(".md"))
     blocks = assign_sections(mark_furniture(blocks, meta))
     return Document(meta, text, tuple(blocks), split_sentences(text, blocks))

@@ -48,13 +48,7 @@ class EmbeddingCache:
     ``encoded`` read every text's back, in order. Use it as a context manager; ``prune`` after a build succeeds."""
 
     def __init__(self, index_dir: Path, embedder: Embedder) -> None:
-        path = index_dir / CACHE_FILE
-        path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            self._db = _open(path)
-        except sqlite3.DatabaseError:  # a damaged cache is only lost time: start it again
-            path.unlink()
-            self._db = _open(path)
+        self._db = open_cache(index_dir / CACHE_FILE, _SCHEMA)
         self._embedder = embedder
         self.dim = embedder.dim
 
@@ -132,10 +126,20 @@ class EmbeddingCache:
         self._db.commit()
 
 
-def _open(path: Path) -> sqlite3.Connection:
+def open_cache(path: Path, schema: str) -> sqlite3.Connection:
+    """A cache's SQLite file with its tables; a damaged one is only lost time: it is started again."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        return _open(path, schema)
+    except sqlite3.DatabaseError:
+        path.unlink()
+        return _open(path, schema)
+
+
+def _open(path: Path, schema: str) -> sqlite3.Connection:
     db = sqlite3.connect(path)
     try:
-        db.executescript(_SCHEMA)
+        db.executescript(schema)
     except sqlite3.DatabaseError:
         db.close()
         raise

@@ -5,6 +5,8 @@ Each knowledge base has its own index folder, ``<KBOT_INDEX_DIR>/<kb name>/`` (`
     .lock                           held while a build runs, so that two ingests of one knowledge base never race
     cache/embeddings.sqlite         every text's vectors by model (``embedding_cache.py``): a rebuild encodes only
                                       the text that changed
+    cache/documents.sqlite          every article parsed, by its text (``document_cache.py``): a rebuild parses
+                                      only the articles that changed
     current -> builds/<stamp>/      a symlink, swapped atomically when a rebuild finishes
     builds/<stamp>/manifest.json    model, vector size, a SHA-256 of every source file and of every index file, counts
     builds/<stamp>/corpus.json      documents (metadata and blocks), sentences, passages
@@ -40,6 +42,7 @@ from kbot import ann
 from kbot.catalog import load_catalog
 from kbot.chunking import SentenceRow, make_passages, sentence_rows, situated
 from kbot.corpus import read_document
+from kbot.document_cache import DocumentCache
 from kbot.domain import Block, BlockKind, Document, Passage, Sentence, SourceMeta
 from kbot.embedding import Embedder, Vectors, unit_rows
 from kbot.embedding_cache import EmbeddingCache
@@ -218,7 +221,9 @@ def build_index(
 def _build_locked(
     seeds_dir: Path, index_dir: Path, embedder: Embedder, passage_sentences: int, reader: str
 ) -> dict[str, Any]:
-    documents = read_corpus(seeds_dir)
+    with DocumentCache(index_dir) as parsed:  # only the articles that changed are parsed again
+        documents = parsed.read(seeds_dir, load_catalog(seeds_dir))
+        parsed.prune()
     builds = index_dir / "builds"
     builds.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
