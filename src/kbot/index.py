@@ -16,8 +16,9 @@ Each knowledge base has its own index folder, ``<KBOT_INDEX_DIR>/<kb name>/`` (`
     builds/<stamp>/window.npy         normalised sum of their sentence vectors: no model call of its own)
     builds/<stamp>/<view>.faiss     per view, its quotable sentences' vectors, indexed to propose candidates (ann.py)
     builds/<stamp>/tokens.json      the word pieces of every sentence's "heading. sentence", one list per sentence,
-    builds/<stamp>/tokens.npy         their vectors one after another (float16), in the PIECE_DIMS principal directions
-    builds/<stamp>/token_basis.npy    of all of them (memory-mapped), and those directions (model dim x PIECE_DIMS)
+    builds/<stamp>/tokens.npy         their vectors one after another in the model's piece basis, as int8 with a
+    builds/<stamp>/token_scales.npy   scale per piece (both memory-mapped), and that basis (model dim x 128,
+    builds/<stamp>/token_basis.npy    kbot/piece_basis.py)
 
 A crash mid-build leaves ``current`` pointing at the old build. Loading checks the manifest against the sources and
 the model, and says what to run when the index is missing, corrupt or stale.
@@ -37,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from kbot import ann
 from kbot.catalog import load_catalog
@@ -50,7 +52,7 @@ from kbot.errors import IndexCorrupt, IndexMissing, IndexStale, IngestRunning
 from kbot.folder import read_source_text, sha256, source_hashes
 from kbot.index_files import save_rows, write_pieces
 
-FORMAT = 8  # 8: the window view derived from sentence vectors (7: FAISS candidates per view; 6: float16 pieces)
+FORMAT = 9  # 9: int8 pieces in the model's fixed basis (8: the window view derived; 7: FAISS candidates per view)
 FIX = "kbot ingest"
 VIEWS = ("sentences", "context", "window")
 # The window view was the sentence with its neighbours, embedded: 60% of the tokens an ingest sent to the model. As
@@ -63,12 +65,9 @@ PIECES_VIEW = "context"  # the view whose word pieces are kept for matching a qu
 # third of the text an ingest embedded, for a signal the ranking weighs 0 (eval/README.md) and the answer's evidence
 # shows ("top_passage").
 PASSAGE_VIEW = "context"
-# Piece vectors are kept in their top principal directions: on the calibration set support@1 is the same at 128 of
-# 384 dimensions (0.63; 64 lose half a point), for a third of the memory and of the matching time.
-PIECE_DIMS = 128
 _DATA_FILES = (
     "corpus.json", "passages.faiss", *(f"{v}.npy" for v in VIEWS), *(f"{v}.faiss" for v in VIEWS),
-    "tokens.json", "tokens.npy", "token_basis.npy",
+    "tokens.json", "tokens.npy", "token_scales.npy", "token_basis.npy",
 )  # fmt: skip
 
 
@@ -82,8 +81,9 @@ class Index:
     views: dict[str, Vectors]  # one row per sentence, for each of VIEWS
     view_indexes: dict[str, Any]  # for each of VIEWS, a faiss.Index of its quotable rows (ann.py)
     pieces: list[tuple[str, ...]]  # each sentence's word pieces in its PIECES_VIEW text
-    piece_vectors: Vectors  # their contextual vectors, sentence after sentence, in the basis below, unit length
-    piece_basis: Vectors  # (model dim, PIECE_DIMS or fewer): project a question's piece vectors with it
+    piece_vectors: npt.NDArray[np.int8]  # their contextual vectors, sentence after sentence, in the basis below,
+    piece_scales: Vectors  # as int8: a piece's unit vector is its row times its scale
+    piece_basis: Vectors  # (model dim, k): the embedder's piece_basis; project a question's piece vectors with it
     path: Path
 
     @property
@@ -167,7 +167,7 @@ def _write_build(
     quotable = np.array([r.id for r in rows if r.quotable], dtype=np.int64)
     for view in VIEWS:
         ann.write(ann.build(np.load(folder / f"{view}.npy", mmap_mode="r"), quotable), folder / f"{view}.faiss")
-    piece_count = write_pieces(folder, cache, texts[PIECES_VIEW], PIECE_DIMS)
+    piece_count = write_pieces(folder, cache, texts[PIECES_VIEW])
     passage_vectors = passage_rows(np.load(folder / f"{PASSAGE_VIEW}.npy", mmap_mode="r"), passages)
     ann.write(ann.build(passage_vectors, np.arange(len(passages), dtype=np.int64)), folder / "passages.faiss")
     corpus = {
@@ -340,16 +340,29 @@ def load_index(index_dir: Path, seeds_dir: Path, model: str, reader: str = "") -
         view_indexes = {v: ann.read(folder / f"{v}.faiss") for v in VIEWS}
         pieces = [tuple(p) for p in json.loads((folder / "tokens.json").read_text(encoding="utf-8"))]
         piece_vectors = np.load(folder / "tokens.npy", mmap_mode="r")
+        piece_scales = np.load(folder / "token_scales.npy", mmap_mode="r")
         basis = np.load(folder / "token_basis.npy")
     except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
         raise IndexCorrupt(f"The index in {folder} cannot be read ({exc}).", FIX) from exc
     shapes_ok = all(v.shape == (len(rows), manifest["dim"]) for v in views.values()) and len(pieces) == len(rows)
     shapes_ok = shapes_ok and basis.ndim == 2 and basis.shape[0] == manifest["dim"]
     shapes_ok = shapes_ok and piece_vectors.shape == (sum(map(len, pieces)), basis.shape[1])
+    shapes_ok = shapes_ok and piece_scales.shape == (len(piece_vectors),)
     quotable = sum(r.quotable for r in rows)
     shapes_ok = shapes_ok and all(i.ntotal == quotable for i in view_indexes.values())
     if passage_index.ntotal != len(passages) or not shapes_ok:
         raise IndexCorrupt(f"The index in {folder} does not fit together (vector and table sizes differ).", FIX)
     return Index(
-        manifest, documents, rows, passages, passage_index, views, view_indexes, pieces, piece_vectors, basis, folder
+        manifest,
+        documents,
+        rows,
+        passages,
+        passage_index,
+        views,
+        view_indexes,
+        pieces,
+        piece_vectors,
+        piece_scales,
+        basis,
+        folder,
     )

@@ -4,14 +4,14 @@ and the word pieces' files (tokens.json, token_basis.npy, tokens.npy) in two pas
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 
-from kbot.embedding import Encoded, Vectors, unit_rows
-from kbot.embedding_cache import EmbeddingCache, chunks
+from kbot.embedding import Vectors
+from kbot.embedding_cache import EmbeddingCache, to_int8
 
 
 def save_rows(path: Path, rows: Iterable[Vectors], n: int, dim: int, dtype: type[np.floating]) -> None:
@@ -25,43 +25,32 @@ def save_rows(path: Path, rows: Iterable[Vectors], n: int, dim: int, dtype: type
     out.flush()
 
 
-def _piece_chunks(cache: EmbeddingCache, texts: Sequence[str]) -> Iterator[tuple[list[Encoded], Vectors]]:
-    """The texts' encodings CHUNK at a time, with their piece vectors gathered as one float32 array."""
-    for chunk in chunks(texts):
-        encoded = list(cache.encoded(chunk))
-        pieces = [e.piece_vectors for e in encoded]
-        yield encoded, np.concatenate(pieces) if pieces else np.zeros((0, cache.dim), dtype=np.float32)
-
-
-def write_pieces(folder: Path, cache: EmbeddingCache, texts: Sequence[str], dims: int) -> int:
-    """tokens.json, token_basis.npy and tokens.npy (float16), in two passes over the cache; the number of pieces.
-
-    The basis comes from the pieces' Gram matrix (dim x dim), gathered chunk by chunk: the same directions as an SVD
-    of all the pieces at once, without holding them all."""
-    gram, count = np.zeros((cache.dim, cache.dim), dtype=np.float64), 0
+def write_pieces(folder: Path, cache: EmbeddingCache, texts: Sequence[str]) -> int:
+    """tokens.json, token_basis.npy (the cache's piece basis), tokens.npy (int8) and token_scales.npy (each piece's
+    scale): the pieces' names first, then their vectors, as the cache keeps them; the number of pieces."""
+    count = 0
     with (folder / "tokens.json").open("w", encoding="utf-8") as out:
         out.write("[")
-        for i, (encoded, pieces) in enumerate(_piece_chunks(cache, texts)):  # each chunk holds at least one text
-            out.write(("," if i else "") + ",".join(json.dumps(list(e.pieces), ensure_ascii=False) for e in encoded))
-            gram += pieces.T @ pieces
-            count += len(pieces)
+        for i, names in enumerate(cache.piece_names(texts)):
+            out.write(("," if i else "") + json.dumps(list(names), ensure_ascii=False))
+            count += len(names)
         out.write("]")
-    basis = basis_from_gram(gram, min(dims, count))
-    np.save(folder / "token_basis.npy", basis)
-    projected = (unit_rows(p @ basis).astype(np.float16) for _, pieces in _piece_chunks(cache, texts) for p in [pieces])
-    _save_block_rows(folder / "tokens.npy", projected, count, basis.shape[1])
+    dims = cache.piece_basis.shape[1]
+    np.save(folder / "token_basis.npy", cache.piece_basis)
+    if not count:
+        np.save(folder / "tokens.npy", np.zeros((0, dims), dtype=np.int8))
+        np.save(folder / "token_scales.npy", np.zeros(0, dtype=np.float32))
+        return 0
+    values = np.lib.format.open_memmap(folder / "tokens.npy", mode="w+", dtype=np.int8, shape=(count, dims))
+    scales = np.lib.format.open_memmap(folder / "token_scales.npy", mode="w+", dtype=np.float32, shape=(count,))
+    start = 0
+    for encoded in cache.encoded(texts):
+        end = start + len(encoded.pieces)
+        values[start:end], scales[start:end] = to_int8(encoded.piece_vectors)
+        start = end
+    values.flush()
+    scales.flush()
     return count
-
-
-def _save_block_rows(path: Path, blocks: Iterable[npt.NDArray[np.float16]], n: int, dim: int) -> None:
-    if not n:
-        np.save(path, np.zeros((0, dim), dtype=np.float16))
-        return
-    out, start = np.lib.format.open_memmap(path, mode="w+", dtype=np.float16, shape=(n, dim)), 0
-    for block in blocks:
-        out[start : start + len(block)] = block
-        start += len(block)
-    out.flush()
 
 
 def basis_from_gram(gram: npt.NDArray[np.float64], dims: int) -> Vectors:
@@ -71,8 +60,3 @@ def basis_from_gram(gram: npt.NDArray[np.float64], dims: int) -> Vectors:
     top = vectors[:, np.argsort(values)[::-1][:dims]]
     signs = np.sign(top[np.abs(top).argmax(axis=0), np.arange(top.shape[1])])
     return np.ascontiguousarray(top * np.where(signs == 0, 1.0, signs), dtype=np.float32)
-
-
-def piece_basis(vectors: Vectors, dims: int) -> Vectors:
-    """The ``dims`` directions that keep most of ``vectors`` (top right-singular vectors), as columns."""
-    return basis_from_gram(vectors.T.astype(np.float64) @ vectors, min(dims, len(vectors)))

@@ -190,7 +190,8 @@ class Retriever:
         self._passage_rows = [np.array(p.sentence_ids, dtype=np.int64) for p in index.passages]
         self._piece_counts = np.array([len(p) for p in index.pieces], dtype=np.int64)
         self._piece_starts = np.cumsum(self._piece_counts) - self._piece_counts
-        self._pieces, self._piece_basis = index.piece_vectors, np.asarray(index.piece_basis)
+        self._pieces, self._piece_scales = index.piece_vectors, index.piece_scales
+        self._piece_basis = np.asarray(index.piece_basis)
         piece_df = Counter(p for pieces in index.pieces for p in set(pieces))
         self._piece_idf = {p: math.log((n + 1) / (c + 1)) + 1 for p, c in piece_df.items()}
         self._unseen_piece_idf = math.log(n + 1) + 1
@@ -269,7 +270,8 @@ class Retriever:
             return match
         counts = self._piece_counts[ids]
         offsets = np.cumsum(counts) - counts  # where each sentence's pieces begin in the gathered block
-        pieces = self._pieces[np.repeat(self._piece_starts[ids] - offsets, counts) + np.arange(counts.sum())]
+        rows = np.repeat(self._piece_starts[ids] - offsets, counts) + np.arange(counts.sum())
+        pieces = self._pieces[rows] * self._piece_scales[rows, None]  # int8 back to unit vectors (float32)
         weights = np.array([self._piece_idf.get(encoded.pieces[i], self._unseen_piece_idf) for i in keep])
         question = unit_rows(encoded.piece_vectors[keep] @ self._piece_basis)  # in the index's piece directions
         # (sentence pieces, question pieces): in this order the product is twice as fast as its transpose

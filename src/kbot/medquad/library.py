@@ -17,6 +17,15 @@ from kbot.medquad.kb_files import manifest
 EVALUATED = ("dev", "test")
 
 
+def train_library(source: Path, out: Path, articles: int) -> list[Entry]:
+    """``articles`` usable ``train`` documents, spread evenly by id, written as a knowledge base folder to ``out``: what
+    the reader and the word pieces' basis are fitted on."""
+    chosen = spread([e for e in select(named(read_documents(source)), ("train",), ()) if not unusable(e[1])], articles)
+    chosen.sort(key=lambda e: e[0])
+    write_kb(out, chosen, manifest(source, chosen, [], ["train"], [], articles), force=True)
+    return chosen
+
+
 def small_library(source: Path, out: Path, limit: int, distractors: int, force: bool = False) -> Converted:
     """Write ``limit`` documents of dev and test and ``distractors`` of train, each spread evenly by id, to ``out``."""
     entries = named(read_documents(source))

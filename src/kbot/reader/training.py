@@ -42,9 +42,8 @@ from kbot.chunking import SentenceRow
 from kbot.config import Settings
 from kbot.evaluation.metrics import supports
 from kbot.index import build_index, kb_index_dir
-from kbot.medquad.converter import unusable, write_kb
-from kbot.medquad.documents import named, read_documents, select, spread
-from kbot.medquad.kb_files import manifest
+from kbot.medquad.documents import read_documents
+from kbot.medquad.library import train_library
 from kbot.medquad.questions import GoldQuestion, gold_questions
 from kbot.reader.model import SETTINGS_FILE, WEIGHTS_FILE
 
@@ -78,15 +77,6 @@ class Plan:
     heading_dropout: float = 0.0  # the share of passages read without their heading, so that the sentence counts
     labelled_share: float = 0.5  # of a --labelled set, the questions trained on (the rest are left for choices)
     labelled_repeat: int = 4  # how often each of their groups is seen per epoch
-
-
-def training_library(source: Path, out: Path, articles: int) -> list[tuple[str, Any]]:
-    """``articles`` usable train documents, spread evenly by id, written as a knowledge base folder to ``out``."""
-    entries = named(read_documents(source))
-    chosen = spread([e for e in select(entries, ("train",), ()) if not unusable(e[1])], articles)
-    chosen.sort(key=lambda e: e[0])
-    write_kb(out, chosen, manifest(source, chosen, [], ["train"], [], articles), force=True)
-    return chosen
 
 
 def groups_for(service: Any, kb: str, questions: Sequence[GoldQuestion], seed: int) -> list[Group]:
@@ -272,7 +262,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     work = args.work or Path(tempfile.mkdtemp(prefix="kbot-reader-"))
     started = time.perf_counter()
     folder = work / "library"
-    entries = training_library(args.medquad, folder, plan.articles)
+    entries = train_library(args.medquad, folder, plan.articles)
     # bf16=False: float32 retrieval on every CPU, as when the shipped weights were trained, so that a run on another
     # machine draws the same groups.
     settings = Settings(index_dir=work / "index", knowledge_bases={"train": folder}, reader=False, bf16=False)
