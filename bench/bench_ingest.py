@@ -8,6 +8,7 @@ articles. Speed is measured here, never in the tests.
     .venv/bin/python bench/bench_ingest.py                       # 150 articles, this checkout only
     .venv/bin/python bench/bench_ingest.py --articles 500 --repeat 3 --baseline-src /work/main/src
     .venv/bin/python bench/bench_ingest.py --articles 2000 --json bench/results/ingest-2000.json
+    .venv/bin/python bench/bench_ingest.py --kb kbs/nih-full --keep /tmp/full    # a library kbot medquad wrote
 
 The wall time includes the child's start (the model's loading) and, for a knowledge base without abstention.toml
 (these), its calibration; "the build" is the part ``kbot ingest`` reports as building the index.
@@ -82,12 +83,16 @@ def ingest(src: Path, kb: Path, index: Path) -> dict[str, float]:
             "sentences": sentences}  # fmt: skip
 
 
-def measure(src: Path, kb_template: Path, repeat: int) -> dict[str, dict[str, float]]:
-    """Medians over ``repeat`` runs of a from-scratch ingest and a re-ingest after editing one article."""
+def measure(src: Path, kb_template: Path, repeat: int, keep: Path | None = None) -> dict[str, dict[str, float]]:
+    """Medians over ``repeat`` runs of a from-scratch ingest and a re-ingest after editing one article; with ``keep``,
+    the last run's knowledge base and index stay there (keep/kb, keep/index), to serve them afterwards."""
     runs: dict[str, list[dict[str, float]]] = {"scratch": [], "reingest": []}
     for _ in range(repeat):
         with tempfile.TemporaryDirectory() as tmp:
-            kb, index = Path(tmp) / "kb", Path(tmp) / "index"
+            work = keep or Path(tmp)
+            kb, index = work / "kb", work / "index"
+            shutil.rmtree(kb, ignore_errors=True)
+            shutil.rmtree(index, ignore_errors=True)
             shutil.copytree(kb_template, kb)
             runs["scratch"].append(ingest(src, kb, index))
             edit_one_article(kb)
@@ -100,6 +105,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--articles", type=int, default=150, help="how many MedQuAD documents (default 150)")
     parser.add_argument("--repeat", type=int, default=1, help="runs per code version; medians are reported")
     parser.add_argument("--documents", type=Path, default=DOCUMENTS, help="MedQuAD documents.jsonl.gz")
+    parser.add_argument("--kb", type=Path, help="measure this knowledge base folder (e.g. kbot medquad's output)")
+    parser.add_argument("--keep", type=Path, help="leave the last run's kb/ and index/ in this folder")
     parser.add_argument("--baseline-src", type=Path, help="another kbot src/ folder to measure side by side")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args(argv)
@@ -108,10 +115,13 @@ def main(argv: list[str] | None = None) -> None:
         versions = {"baseline": args.baseline_src, **versions}
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        write_kb(Path(tmp) / "kb", args.documents, args.articles)
+        kb = args.kb or Path(tmp) / "kb"
+        if not args.kb:
+            write_kb(kb, args.documents, args.articles)
+        articles = len(list(kb.glob("*.md")))
         for label, src in versions.items():
-            results[label] = measure(src, Path(tmp) / "kb", args.repeat)
-    print(f"{args.articles} articles, median of {args.repeat}")
+            results[label] = measure(src, kb, args.repeat, args.keep)
+    print(f"{articles} articles, median of {args.repeat}")
     print("| code | run | sentences | wall s | build s | sentences/s | peak RSS MB | index MB | of it, cache MB |")
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
     for label, runs in results.items():
@@ -120,7 +130,7 @@ def main(argv: list[str] | None = None) -> None:
                   f"| {m['sentences_per_s']:.1f} | {m['peak_rss_mb']:.0f} | {m['index_mb']:.1f} "
                   f"| {m['cache_mb']:.1f} |")  # fmt: skip
     if args.json:
-        args.json.write_text(json.dumps({"articles": args.articles, "repeat": args.repeat, **results}, indent=2))
+        args.json.write_text(json.dumps({"articles": articles, "repeat": args.repeat, **results}, indent=2))
 
 
 if __name__ == "__main__":
