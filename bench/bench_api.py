@@ -2,6 +2,8 @@
 
     .venv/bin/python bench/bench_api.py             # everything (about 3 minutes); writes bench/results.json
     .venv/bin/python bench/bench_api.py --quick     # fewer requests, no --workers 2 run
+    KBOT_SEEDS_DIR=kbs/nih .venv/bin/python bench/bench_api.py --quick --index-dir /tmp/full/index \
+        --questions eval/nih/dev.jsonl               # another library, served as the default one, its questions
 
 What it does, each step in its own process so that the figures are not mixed up:
 
@@ -72,16 +74,32 @@ _FREQUENT_FALLBACK = [
 ]  # fmt: skip
 
 
+def _asked() -> list[str]:
+    """The answerable questions of ``--questions`` (BENCH_QUESTIONS, so that every phase sees it), or none."""
+    path = os.environ.get("BENCH_QUESTIONS")
+    if not path:
+        return []
+    rows = [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [r["question"] for r in rows if r.get("kind") == "answerable"]
+
+
+def _topics() -> list[str]:
+    asked = _asked()
+    return [q[0].lower() + q[1:].rstrip(" ?") for q in asked] if asked else _TOPICS
+
+
 def unseen_questions() -> list[str]:
     """Distinct paraphrases (distinct after the cache's normalisation too), in a fixed shuffled order."""
-    questions = [f"{o}{t}{c}" for o in _OPENERS for t in _TOPICS for c in _CLOSERS]
+    questions = [f"{o}{t}{c}" for o in _OPENERS for t in _topics() for c in _CLOSERS]
     questions = [q[0].upper() + q[1:] for q in questions]
     random.Random(7).shuffle(questions)
     return questions
 
 
 def frequent_questions() -> list[str]:
-    """What patients ask most: the gold set's questions when present, else a short built-in list."""
+    """What patients ask most: --questions' first 40, else the gold set's when present, else a short built-in list."""
+    if _asked():
+        return _asked()[:40]
     gold = ROOT / "eval" / "gold.jsonl"
     if gold.is_file():
         rows = [json.loads(line) for line in gold.read_text(encoding="utf-8").splitlines() if line.strip()]
@@ -386,10 +404,15 @@ def main() -> None:
     parser.add_argument("--phase", choices=["build", "load", "inprocess"], help=argparse.SUPPRESS)
     parser.add_argument("--client", choices=["raw", "httpx"], default="raw", help="load client (default: raw)")
     parser.add_argument("--index-dir", type=Path, help="index folder [default: the one kbot serve uses]")
+    parser.add_argument(
+        "--questions", type=Path, help="a gold file whose answerable questions to ask (default: ketamine)"
+    )
     parser.add_argument("--arg", default="{}", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.index_dir:
         os.environ["KBOT_INDEX_DIR"] = str(args.index_dir.resolve())
+    if args.questions:
+        os.environ["BENCH_QUESTIONS"] = str(args.questions.resolve())
     if args.phase:
         given = json.loads(args.arg)
         result = {"build": phase_build, "load": phase_load, "inprocess": phase_inprocess}[args.phase](**given)
