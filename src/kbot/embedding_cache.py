@@ -7,9 +7,10 @@ are swapped and deleted), with two tables: ``vectors`` (what ``Embedder.embed`` 
 articles, a cosine of at least 0.99988 with the float16 ones). The kind, not the view, is in the key: the same text
 gives the same vector in every view; the piece basis is in the key of ``encoded`` entries.
 
-A build always reads its vectors back from the cache, so a build after an edit is identical to one from scratch.
-Texts still to encode go to the model longest first in batches (``CHUNK`` at a time, so memory stays bounded), with
-a progress bar and its ETA on stderr when that is a terminal; after a build, entries it did not use are dropped.
+A build always reads its vectors (and its pieces, as stored) back from the cache, so a build after an edit is
+identical to one from scratch. Texts still to encode go to the model longest first in batches (``CHUNK`` at a time,
+so memory stays bounded), with a progress bar and its ETA on stderr when that is a terminal; after a build, entries it
+did not use are dropped.
 """
 
 from __future__ import annotations
@@ -110,19 +111,18 @@ class EmbeddingCache:
             found = {row[0]: row[1:] for row in self._db.execute(query, list(set(keys)))}
             yield from (found[k] for k in keys)
 
-    def vectors(self, texts: Sequence[str]) -> Iterator[Vectors]:
-        """Each text's vector (as ``embed`` gave it), in order; ``fill`` must have run for these texts."""
-        for (blob,) in self._rows("vectors", "vector", texts):
+    def vectors(self, texts: Sequence[str], kind: str = "vectors") -> Iterator[Vectors]:
+        """Each text's vector as ``embed`` gave it (or, with kind "encoded", as ``encode`` did), in order, after
+        ``fill``."""
+        for (blob,) in self._rows(kind, "vector", texts):
             yield np.frombuffer(blob, dtype=np.float32)
 
-    def encoded(self, texts: Sequence[str]) -> Iterator[Encoded]:
-        """Each text as ``encode`` gave it, in order, after ``fill``; its piece vectors in ``piece_basis`` (unit
-        length, or zero where a piece had nothing in it), through int8."""
+    def int8_pieces(self, texts: Sequence[str]) -> Iterator[tuple[npt.NDArray[np.int8], Vectors]]:
+        """Each text's piece vectors as the cache keeps them, in order, after ``fill``: int8 rows in ``piece_basis``
+        and each row's scale (``_to_int8``)."""
         dim = self.piece_basis.shape[1]
-        for vector, pieces, piece_vectors in self._rows("encoded", "vector, pieces, piece_vectors", texts):
-            names = tuple(json.loads(str(pieces)))
-            matrix = unit_rows(_pieces_from_int8(piece_vectors, len(names), dim))
-            yield Encoded(np.frombuffer(vector, dtype=np.float32), names, matrix)
+        for pieces, blob in self._rows("encoded", "pieces, piece_vectors", texts):
+            yield _int8_from_blob(blob, len(json.loads(str(pieces))), dim)
 
     def piece_names(self, texts: Sequence[str]) -> Iterator[tuple[str, ...]]:
         """Each text's word pieces, in order, after ``fill`` (without reading their vectors)."""
@@ -161,19 +161,18 @@ def _encoded_row(e: Encoded, basis: Vectors) -> tuple[bytes, str, bytes]:
     return np.asarray(e.vector, np.float32).tobytes(), pieces, _pieces_to_int8(unit_rows(e.piece_vectors @ basis))
 
 
-def to_int8(vectors: Vectors) -> tuple[npt.NDArray[np.int8], Vectors]:
+def _to_int8(vectors: Vectors) -> tuple[npt.NDArray[np.int8], Vectors]:
     """Each row scaled so that its largest component is 127 and rounded: the int8 rows, and each row's scale."""
     scales: Vectors = np.maximum(np.abs(vectors).max(axis=1, initial=0.0), 1e-12).astype(np.float32) / 127
     return np.round(vectors / scales[:, None]).astype(np.int8), scales
 
 
 def _pieces_to_int8(vectors: Vectors) -> bytes:
-    """``to_int8``'s scales (float32), then its rows."""
-    values, scales = to_int8(vectors)
+    """``_to_int8``'s scales (float32), then its rows."""
+    values, scales = _to_int8(vectors)
     return bytes(scales.tobytes()) + bytes(values.tobytes())
 
 
-def _pieces_from_int8(blob: bytes, n: int, dim: int) -> Vectors:
+def _int8_from_blob(blob: bytes, n: int, dim: int) -> tuple[npt.NDArray[np.int8], Vectors]:
     scales = np.frombuffer(blob, dtype=np.float32, count=n)
-    values = np.frombuffer(blob, dtype=np.int8, offset=4 * n).reshape(n, dim)
-    return (values * scales[:, None]).astype(np.float32)
+    return np.frombuffer(blob, dtype=np.int8, offset=4 * n).reshape(n, dim), scales

@@ -160,7 +160,7 @@ def _write_build(
     others = [("vectors", texts[v]) for v in EMBEDDED_VIEWS if v != PIECES_VIEW]
     cache.fill([("encoded", texts[PIECES_VIEW]), *others])
     for view in EMBEDDED_VIEWS:  # the pieces' view's vectors come from the same model call as its pieces
-        vectors = (e.vector for e in cache.encoded(texts[view])) if view == PIECES_VIEW else cache.vectors(texts[view])
+        vectors = cache.vectors(texts[view], "encoded" if view == PIECES_VIEW else "vectors")
         save_rows(folder / f"{view}.npy", vectors, len(rows), embedder.dim, np.float32)
     window = window_rows(np.load(folder / "sentences.npy", mmap_mode="r"), rows)
     save_rows(folder / "window.npy", window, len(rows), embedder.dim, np.float32)

@@ -11,7 +11,7 @@ import numpy as np
 import numpy.typing as npt
 
 from kbot.embedding import Vectors
-from kbot.embedding_cache import EmbeddingCache, to_int8
+from kbot.embedding_cache import EmbeddingCache
 
 
 def save_rows(path: Path, rows: Iterable[Vectors], n: int, dim: int, dtype: type[np.floating]) -> None:
@@ -44,9 +44,9 @@ def write_pieces(folder: Path, cache: EmbeddingCache, texts: Sequence[str]) -> i
     values = np.lib.format.open_memmap(folder / "tokens.npy", mode="w+", dtype=np.int8, shape=(count, dims))
     scales = np.lib.format.open_memmap(folder / "token_scales.npy", mode="w+", dtype=np.float32, shape=(count,))
     start = 0
-    for encoded in cache.encoded(texts):
-        end = start + len(encoded.pieces)
-        values[start:end], scales[start:end] = to_int8(encoded.piece_vectors)
+    for rows, row_scales in cache.int8_pieces(texts):  # copied as the cache keeps them
+        end = start + len(rows)
+        values[start:end], scales[start:end] = rows, row_scales
         start = end
     values.flush()
     scales.flush()
