@@ -128,6 +128,23 @@ def test_a_term_nearly_every_sentence_names_is_not_in_the_glossary() -> None:
     assert Glossary.of(rows).definitions == ()
 
 
+@pytest.mark.parametrize("folder", ["seeds", "tests/kbs/nih-small"])
+def test_the_glossary_keeps_the_terms_a_search_of_every_sentence_would(folder: str) -> None:
+    """Glossary.of searches only the sentences that hold a term's words: the same terms as searching all of them."""
+    from pathlib import Path
+
+    from kbot.chunking import sentence_rows
+    from kbot.glossary import MAX_SHARE, _terms, _word
+    from kbot.index import read_corpus
+
+    rows = sentence_rows(read_corpus(Path(__file__).resolve().parents[1] / folder))
+    limit = max(3, int(MAX_SHARE * len(rows)))
+    terms = {t.lower(): t for r in rows if r.quotable for t in _terms(r)}
+    brute = {k for k, t in terms.items() if sum(1 for r in rows if _word(t).search(r.text)) <= limit}
+    assert {d.term.lower() for d in Glossary.of(rows).definitions} == brute
+    assert len(brute) >= 4
+
+
 def test_the_grade_orders_plain_and_dense_sentences() -> None:
     plain = "The drug is not an opioid. It works in a new way."
     dense = "Ketamine antagonizes N-methyl-D-aspartate receptors, precipitating glutamatergic alterations."

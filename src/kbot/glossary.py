@@ -123,6 +123,7 @@ _NOT_TERMS = {
     "way",
     "part",
 }
+_TOKEN = re.compile(r"\w+")
 MAX_SHARE = 0.1  # a term in more than this share of the sentences is the subject itself, not jargon
 MIN_CHARS = 4
 MAX_ENTRIES = 3
@@ -151,9 +152,43 @@ def _terms(row: SentenceRow) -> list[str]:
     return [t for t in found if t and _is_term(t)]
 
 
+def _rows_by_word(rows: Sequence[SentenceRow]) -> dict[str, set[int]]:
+    """Each word (\\w+, lower case) of the rows: the rows it is in."""
+    found: dict[str, set[int]] = {}
+    for i, row in enumerate(rows):
+        for word in set(_TOKEN.findall(row.text.lower())):
+            found.setdefault(word, set()).add(i)
+    return found
+
+
+def _naming(d: Definition, rows: Sequence[SentenceRow], rows_with: dict[str, set[int]], enough: int) -> int:
+    """How many rows name the term (its pattern), counted up to ``enough``. Only the rows that hold each of its words
+    are searched (the last one singular or plural): one search per term and sentence made a library of 279,070
+    sentences take hours to load."""
+    words = _TOKEN.findall(_stem(d.term).lower())
+    if not words:
+        candidates: Iterable[int] = range(len(rows))
+    else:
+        *first, last = words
+        plural = rows_with.get(last, set()) | rows_with.get(last + "s", set())
+        sets = [rows_with.get(w, set()) for w in first] + [plural]
+        candidates = sorted(set.intersection(*sets))
+    count = 0
+    for i in candidates:
+        if d.pattern.search(rows[i].text):
+            count += 1
+            if count >= enough:
+                break
+    return count
+
+
+def _stem(term: str) -> str:
+    return term[:-1] if term.endswith("s") and len(term) > MIN_CHARS + 1 else term
+
+
 def _word(term: str) -> re.Pattern[str]:
     """The term as a whole word, singular or plural ("beta receptors" finds "beta receptor" too)."""
-    stem = term[:-1] if term.endswith("s") and len(term) > MIN_CHARS + 1 else term
+    stem = _stem(term)
     return re.compile(rf"(?<![\w-]){re.escape(stem)}s?(?![\w-])", re.IGNORECASE)
 
 
@@ -171,7 +206,8 @@ class Glossary:
             for term in _terms(row):
                 found.setdefault(term.lower(), Definition(term, row, _word(term)))
         limit = max(3, int(MAX_SHARE * len(rows)))
-        kept = [d for d in found.values() if sum(1 for r in rows if d.pattern.search(r.text)) <= limit]
+        rows_with = _rows_by_word(rows)
+        kept = [d for d in found.values() if _naming(d, rows, rows_with, limit + 1) <= limit]
         return cls(tuple(kept))
 
     def for_quotes(self, quotes: Iterable[Quote]) -> tuple[GlossaryEntry, ...]:
