@@ -350,7 +350,7 @@ def wait_until_loaded(client: TestClient) -> None:
         time.sleep(0.02)
 
 
-@pytest.mark.parametrize("files", [[], {"corpus.json": 7}])
+@pytest.mark.parametrize("files", [[], {"corpus.jsonl": 7}])
 def test_a_damaged_manifest_says_to_rebuild_and_shows_no_server_path(
     make_settings: Callable[..., Settings],
     fake_index_dir: Path,

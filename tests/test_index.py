@@ -134,7 +134,7 @@ def test_an_index_is_served_only_with_the_reader_it_was_built_for(
     ("damage", "file"),
     [
         ("truncate", "passages.faiss"),
-        ("garbage", "corpus.json"),
+        ("garbage", "corpus.jsonl"),
         ("delete", "sentences.npy"),
         ("garbage", "manifest.json"),
         ("garbage", "tokens.json"),
@@ -159,7 +159,7 @@ def test_damaged_index_is_reported_as_corrupt(built: Path, seeds_copy: Path, dam
     "change",
     [
         {"files": []},
-        {"files": {"corpus.json": 7}},
+        {"files": {"corpus.jsonl": 7}},
         {"sources": ["a.txt"]},
         {"format": "4"},
         {"dim": 384.0},

@@ -157,7 +157,7 @@ def test_a_build_that_cannot_be_loaded_leaves_the_old_one_serving(
     settings, embedder = two_kbs
     before = service.kb("asthma")
     _edit_and_rebuild(asthma, settings, embedder, "Thunderstorms can set off an attack.")
-    (current_build(settings.index_dir / "asthma") / "corpus.json").write_text("{}")  # type: ignore[operator]
+    (current_build(settings.index_dir / "asthma") / "corpus.jsonl").write_text("{}")  # type: ignore[operator]
     assert service.refresh() == []
     assert service.kb("asthma") is before
     assert service.ask("what does an inhaler do", "asthma").status.value == "answered"

@@ -9,7 +9,7 @@ Each knowledge base has its own index folder, ``<KBOT_INDEX_DIR>/<kb name>/`` (`
                                       only the articles that changed
     current -> builds/<stamp>/      a symlink, swapped atomically when a rebuild finishes
     builds/<stamp>/manifest.json    model, vector size, a SHA-256 of every source file and of every index file, counts
-    builds/<stamp>/corpus.json      documents (metadata and blocks), sentences, passages
+    builds/<stamp>/corpus.jsonl     documents (metadata and blocks), sentences, passages: one JSON object a line
     builds/<stamp>/passages.faiss   an inner-product index of passage vectors (ann.py; memory-mapped when loaded)
     builds/<stamp>/sentences.npy    sentence vectors, three views (memory-mapped when loaded): the sentence alone,
     builds/<stamp>/context.npy        "heading. sentence", and the sentence with its neighbours in its block (the
@@ -52,7 +52,7 @@ from kbot.errors import IndexCorrupt, IndexMissing, IndexStale, IngestRunning
 from kbot.folder import read_source_text, sha256, source_hashes
 from kbot.index_files import save_rows, write_pieces
 
-FORMAT = 9  # 9: int8 pieces in the model's fixed basis (8: the window view derived; 7: FAISS candidates per view)
+FORMAT = 10  # 10: corpus.jsonl, a line each (9: int8 pieces in a fixed basis; 8: the window view derived)
 FIX = "kbot ingest"
 VIEWS = ("sentences", "context", "window")
 # The window view was the sentence with its neighbours, embedded: 60% of the tokens an ingest sent to the model. As
@@ -66,7 +66,7 @@ PIECES_VIEW = "context"  # the view whose word pieces are kept for matching a qu
 # shows ("top_passage").
 PASSAGE_VIEW = "context"
 _DATA_FILES = (
-    "corpus.json", "passages.faiss", *(f"{v}.npy" for v in VIEWS), *(f"{v}.faiss" for v in VIEWS),
+    "corpus.jsonl", "passages.faiss", *(f"{v}.npy" for v in VIEWS), *(f"{v}.faiss" for v in VIEWS),
     "tokens.json", "tokens.npy", "token_scales.npy", "token_basis.npy",
 )  # fmt: skip
 
@@ -170,12 +170,7 @@ def _write_build(
     piece_count = write_pieces(folder, cache, texts[PIECES_VIEW])
     passage_vectors = passage_rows(np.load(folder / f"{PASSAGE_VIEW}.npy", mmap_mode="r"), passages)
     ann.write(ann.build(passage_vectors, np.arange(len(passages), dtype=np.int64)), folder / "passages.faiss")
-    corpus = {
-        "documents": [{"meta": asdict(d.meta), "blocks": [asdict(b) for b in d.blocks]} for d in documents],
-        "sentences": [asdict(r) for r in rows],
-        "passages": [asdict(p) for p in passages],
-    }
-    (folder / "corpus.json").write_text(json.dumps(corpus, ensure_ascii=False), encoding="utf-8")
+    _write_corpus(folder / "corpus.jsonl", documents, rows, passages)
     manifest = {
         "format": FORMAT,
         "model": embedder.name,
@@ -196,6 +191,39 @@ def _write_build(
         },
     }
     (folder / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+
+
+def _write_corpus(path: Path, documents: list[Document], rows: list[SentenceRow], passages: list[Passage]) -> None:
+    """corpus.jsonl, an object a line ({"document": ...}, {"sentence": ...}, {"passage": ...}), written and read a line
+    at a time: as one JSON document, the full NIH library's corpus (279,070 sentences) held 3 GB of dicts at once, both
+    when it was written and when it was loaded."""
+    items = (
+        *(("document", {"meta": asdict(d.meta), "blocks": [asdict(b) for b in d.blocks]}) for d in documents),
+        *(("sentence", asdict(r)) for r in rows),
+        *(("passage", asdict(p)) for p in passages),
+    )
+    with path.open("w", encoding="utf-8") as out:
+        for kind, value in items:
+            out.write(json.dumps({kind: value}, ensure_ascii=False) + "\n")
+
+
+def _read_corpus(path: Path) -> tuple[list[dict[str, Any]], list[SentenceRow], list[Passage]]:
+    """corpus.jsonl's documents (as JSON objects), sentences and passages."""
+    entries: list[dict[str, Any]] = []
+    rows: list[SentenceRow] = []
+    passages: list[Passage] = []
+    with path.open(encoding="utf-8") as lines:
+        for line in lines:
+            ((kind, value),) = json.loads(line).items()
+            if kind == "sentence":
+                rows.append(SentenceRow(**{**value, "kind": BlockKind(value["kind"])}))
+            elif kind == "passage":
+                passages.append(Passage(**{**value, "sentence_ids": tuple(value["sentence_ids"])}))
+            elif kind == "document":
+                entries.append(value)
+            else:
+                raise ValueError(f"a corpus line of an unknown kind, {kind!r}")
+    return entries, rows, passages
 
 
 def build_index(
@@ -302,9 +330,9 @@ def check_manifest(manifest: dict[str, Any], seeds_dir: Path, model: str, reader
         raise IndexStale(f"The sources changed since the index was built: {', '.join(changes)}.", FIX)
 
 
-def _documents(corpus: dict[str, Any], seeds_dir: Path) -> dict[str, Document]:
+def _documents(entries: list[dict[str, Any]], seeds_dir: Path) -> dict[str, Document]:
     documents: dict[str, Document] = {}
-    for entry in corpus["documents"]:
+    for entry in entries:
         meta = SourceMeta(**{**entry["meta"], "do_not_quote": tuple(entry["meta"].get("do_not_quote", ()))})
         blocks = tuple(Block(**{**b, "kind": BlockKind(b["kind"])}) for b in entry["blocks"])
         text = read_source_text(seeds_dir / meta.file)
@@ -331,10 +359,8 @@ def load_index(index_dir: Path, seeds_dir: Path, model: str, reader: str = "") -
             raise IndexCorrupt(f"The index file {folder / name} is missing or damaged.", FIX)
     check_manifest(manifest, seeds_dir, model, reader)
     try:
-        corpus = json.loads((folder / "corpus.json").read_text(encoding="utf-8"))
-        rows = [SentenceRow(**{**r, "kind": BlockKind(r["kind"])}) for r in corpus["sentences"]]
-        passages = [Passage(**{**p, "sentence_ids": tuple(p["sentence_ids"])}) for p in corpus["passages"]]
-        documents = _attach_sentences(_documents(corpus, seeds_dir), rows)
+        entries, rows, passages = _read_corpus(folder / "corpus.jsonl")
+        documents = _attach_sentences(_documents(entries, seeds_dir), rows)
         passage_index = ann.read(folder / "passages.faiss")
         views = {v: np.load(folder / f"{v}.npy", mmap_mode="r") for v in VIEWS}
         view_indexes = {v: ann.read(folder / f"{v}.faiss") for v in VIEWS}
@@ -342,7 +368,7 @@ def load_index(index_dir: Path, seeds_dir: Path, model: str, reader: str = "") -
         piece_vectors = np.load(folder / "tokens.npy", mmap_mode="r")
         piece_scales = np.load(folder / "token_scales.npy", mmap_mode="r")
         basis = np.load(folder / "token_basis.npy")
-    except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, RuntimeError) as exc:
         raise IndexCorrupt(f"The index in {folder} cannot be read ({exc}).", FIX) from exc
     shapes_ok = all(v.shape == (len(rows), manifest["dim"]) for v in views.values()) and len(pieces) == len(rows)
     shapes_ok = shapes_ok and basis.ndim == 2 and basis.shape[0] == manifest["dim"]
