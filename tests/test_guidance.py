@@ -145,6 +145,37 @@ def test_the_glossary_keeps_the_terms_a_search_of_every_sentence_would(folder: s
     assert len(brute) >= 4
 
 
+def test_the_glossary_offers_for_quotes_what_trying_every_term_would() -> None:
+    """for_quotes tries only the terms whose first word a quote holds: the same entries as trying every term."""
+    from pathlib import Path
+
+    from kbot.chunking import sentence_rows
+    from kbot.glossary import MAX_ENTRIES
+    from kbot.index import read_corpus
+
+    rows = sentence_rows(read_corpus(Path(__file__).resolve().parents[1] / "tests" / "kbs" / "nih-small"))
+    glossary = Glossary.of(rows)
+
+    def every_term(quotes: list[Quote]) -> list[str]:
+        hits = []
+        for d in glossary.definitions:
+            if any(q.source_id == d.row.source_id and q.start < d.row.end and d.row.start < q.end for q in quotes):
+                continue
+            found = [(n, m.start()) for n, q in enumerate(quotes) if (m := d.pattern.search(q.text))]
+            if found:
+                hits.append((*found[0], d.term))
+        return [term for *_, term in sorted(hits, key=lambda h: (h[0], h[1]))[:MAX_ENTRIES]]
+
+    offered = 0
+    for at in range(0, len(rows) - 3, 37):
+        quotes = [Quote(r.text, r.source_id, "", r.start, r.end, 1.0, 1) for r in rows[at : at + 3]]
+        quotes.append(Quote(quotes[0].text + " Treatments.", "elsewhere", "", 0, 9, 1.0, 1))  # a plural term too
+        expected = every_term(quotes)
+        assert [e.term for e in glossary.for_quotes(quotes)] == expected
+        offered += bool(expected)
+    assert offered > 20
+
+
 def test_the_grade_orders_plain_and_dense_sentences() -> None:
     plain = "The drug is not an opioid. It works in a new way."
     dense = "Ketamine antagonizes N-methyl-D-aspartate receptors, precipitating glutamatergic alterations."
