@@ -12,7 +12,7 @@ import pytest
 from kbot.embedding import Embedder, FakeEmbedder
 from kbot.errors import IndexCorrupt, IndexMissing, IndexStale
 from kbot.index import PIECES_VIEW, build_index, load_index, view_texts
-from kbot.index_files import basis_from_gram
+from kbot.piece_basis import basis_from_gram
 
 SEEDS = Path(__file__).resolve().parents[1] / "seeds"
 MEDQUAD = SEEDS.parents[1] / "shared" / "medquad"

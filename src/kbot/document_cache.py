@@ -18,7 +18,7 @@ from importlib import metadata, resources
 from pathlib import Path
 
 from kbot.corpus import parse_document
-from kbot.domain import Block, BlockKind, Document, Sentence, SourceMeta
+from kbot.domain import Block, Document, Sentence, SourceMeta
 from kbot.embedding_cache import open_cache
 from kbot.folder import read_source_text
 
@@ -90,5 +90,5 @@ def _dumps(document: Document) -> str:
 
 def _loads(meta: SourceMeta, text: str, parsed: str) -> Document:
     values = json.loads(parsed)
-    blocks = tuple(Block(**{**b, "kind": BlockKind(b["kind"])}) for b in values["blocks"])
+    blocks = tuple(Block.from_json(b) for b in values["blocks"])
     return Document(meta, text, blocks, tuple(Sentence(**s) for s in values["sentences"]))

@@ -78,6 +78,11 @@ class Block:
     def kept(self) -> bool:
         return not self.dropped
 
+    @classmethod
+    def from_json(cls, values: dict[str, Any]) -> Block:
+        """A block as ``dataclasses.asdict`` gave it, read back from JSON."""
+        return cls(**{**values, "kind": BlockKind(values["kind"])})
+
 
 @dataclass(frozen=True)
 class Sentence:

@@ -53,7 +53,6 @@ class EmbeddingCache:
     def __init__(self, index_dir: Path, embedder: Embedder) -> None:
         self._db = open_cache(index_dir / CACHE_FILE, _SCHEMA)
         self._embedder = embedder
-        self.dim = embedder.dim
         self.piece_basis = np.ascontiguousarray(embedder.piece_basis, dtype=np.float32)
         self._pieces_format = f"{PIECES_FORMAT}/{hashlib.sha256(self.piece_basis.tobytes()).hexdigest()[:16]}"
 
@@ -121,8 +120,8 @@ class EmbeddingCache:
         """Each text's piece vectors as the cache keeps them, in order, after ``fill``: int8 rows in ``piece_basis``
         and each row's scale (``_to_int8``)."""
         dim = self.piece_basis.shape[1]
-        for pieces, blob in self._rows("encoded", "pieces, piece_vectors", texts):
-            yield _int8_from_blob(blob, len(json.loads(str(pieces))), dim)
+        for (blob,) in self._rows("encoded", "piece_vectors", texts):
+            yield _int8_from_blob(blob, len(blob) // (4 + dim), dim)  # a scale and dim bytes a piece
 
     def piece_names(self, texts: Sequence[str]) -> Iterator[tuple[str, ...]]:
         """Each text's word pieces, in order, after ``fill`` (without reading their vectors)."""

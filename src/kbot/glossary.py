@@ -136,6 +136,11 @@ class Definition:
     row: SentenceRow
     pattern: re.Pattern[str]
 
+    @property
+    def words(self) -> list[str]:
+        """The words (\\w+, lower case) its pattern looks for, the last one singular."""
+        return _TOKEN.findall(_stem(self.term).lower())
+
 
 def _is_term(term: str) -> bool:
     words = term.lower().split()
@@ -166,7 +171,7 @@ def _naming(d: Definition, rows: Sequence[SentenceRow], rows_with: dict[str, set
     """How many rows name the term (its pattern), counted up to ``enough``. Only the rows that hold each of its words
     are searched (the last one singular or plural): one search per term and sentence made a library of 279,070
     sentences take hours to load."""
-    words = _TOKEN.findall(_stem(d.term).lower())
+    words = d.words
     if not words:
         candidates: Iterable[int] = range(len(rows))
     else:
@@ -217,8 +222,7 @@ class Glossary:
         word it holds (or, for a term of one word, its plural)."""
         found: dict[str, list[int]] = {}
         for i, d in enumerate(self.definitions):
-            words = _TOKEN.findall(_stem(d.term).lower())
-            found.setdefault(words[0] if words else "", []).append(i)
+            found.setdefault((d.words or [""])[0], []).append(i)
         return found
 
     def for_quotes(self, quotes: Iterable[Quote]) -> tuple[GlossaryEntry, ...]:

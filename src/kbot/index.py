@@ -334,7 +334,7 @@ def _documents(entries: list[dict[str, Any]], seeds_dir: Path) -> dict[str, Docu
     documents: dict[str, Document] = {}
     for entry in entries:
         meta = SourceMeta(**{**entry["meta"], "do_not_quote": tuple(entry["meta"].get("do_not_quote", ()))})
-        blocks = tuple(Block(**{**b, "kind": BlockKind(b["kind"])}) for b in entry["blocks"])
+        blocks = tuple(Block.from_json(b) for b in entry["blocks"])
         text = read_source_text(seeds_dir / meta.file)
         documents[meta.id] = Document(meta, text, blocks, ())
     return documents

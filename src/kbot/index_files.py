@@ -8,7 +8,6 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
-import numpy.typing as npt
 
 from kbot.embedding import Vectors
 from kbot.embedding_cache import EmbeddingCache
@@ -51,12 +50,3 @@ def write_pieces(folder: Path, cache: EmbeddingCache, texts: Sequence[str]) -> i
     values.flush()
     scales.flush()
     return count
-
-
-def basis_from_gram(gram: npt.NDArray[np.float64], dims: int) -> Vectors:
-    """The ``dims`` directions that keep most of the vectors whose Gram matrix (X.T @ X) this is, as columns: its top
-    eigenvectors, each signed so that its largest entry is positive (the same build gives the same basis)."""
-    values, vectors = np.linalg.eigh(gram)
-    top = vectors[:, np.argsort(values)[::-1][:dims]]
-    signs = np.sign(top[np.abs(top).argmax(axis=0), np.arange(top.shape[1])])
-    return np.ascontiguousarray(top * np.where(signs == 0, 1.0, signs), dtype=np.float32)

@@ -24,16 +24,25 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 
 from kbot.chunking import sentence_rows
 from kbot.embedding import SentenceTransformerEmbedder, Vectors, shipped_piece_basis_path
 from kbot.embedding_cache import chunks
 from kbot.index import PIECES_VIEW, read_corpus, view_texts
-from kbot.index_files import basis_from_gram
 from kbot.medquad.library import train_library
 
 PIECE_DIMS = 128
 ARTICLES = 400  # train articles, spread evenly by id: about 400,000 pieces, far more than 384 dimensions need
+
+
+def basis_from_gram(gram: npt.NDArray[np.float64], dims: int) -> Vectors:
+    """The ``dims`` directions that keep most of the vectors whose Gram matrix (X.T @ X) this is, as columns: its top
+    eigenvectors, each signed so that its largest entry is positive (the same build gives the same basis)."""
+    values, vectors = np.linalg.eigh(gram)
+    top = vectors[:, np.argsort(values)[::-1][:dims]]
+    signs = np.sign(top[np.abs(top).argmax(axis=0), np.arange(top.shape[1])])
+    return np.ascontiguousarray(top * np.where(signs == 0, 1.0, signs), dtype=np.float32)
 
 
 def fit(texts: Sequence[str], embedder: SentenceTransformerEmbedder, dims: int = PIECE_DIMS) -> tuple[Vectors, int]:
