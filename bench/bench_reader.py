@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> None:
     from kbot.config import Settings
     from kbot.evaluation.gold import load_gold
     from kbot.evaluation.run import in_library
-    from kbot.knowledge_base import ReaderUse
+    from kbot.profile import ReaderUse
     from kbot.reader import Reader
     from kbot.service import KbotService
 

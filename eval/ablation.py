@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> None:
     for name in variants(base, args.kb):
         kb = base.kb(args.kb)
         lexicon = kb.profile.lexicon
-        fresh = Retriever(kb.index, settings.top_passages, synonyms=lexicon.synonyms, stopwords=lexicon.stopwords)
+        fresh = Retriever(kb.index, settings.top_passages, synonyms=lexicon.synonyms)
         service = base.with_knowledge_base(dataclasses.replace(kb, retriever=fresh))
         variants(service, args.kb)[name]()
         figures = by_kind(evaluate_kbot(service, items, args.kb))["answerable"]

@@ -30,7 +30,7 @@ from kbot.config import Settings
 from kbot.evaluation.gold import GoldItem, load_gold
 from kbot.evaluation.metrics import by_kind
 from kbot.evaluation.run import evaluate_kbot, in_library
-from kbot.knowledge_base import ReaderUse
+from kbot.profile import ReaderUse
 from kbot.reader import Reader, packaged_reader_dir
 from kbot.reader.model import SETTINGS_FILE
 from kbot.service import KbotService

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+import faiss
 import numpy as np
 import pytest
 
@@ -48,3 +50,25 @@ def test_tiny_and_empty_indexes_answer_what_they_hold(tmp_path: Path, n: int) ->
     vectors = _clustered(max(n, 1))[:n]
     index = ann.build(vectors, np.arange(n, dtype=np.int64))
     assert sorted(ann.nearest(index, _clustered(1)[0], 10)) == list(range(n))
+
+
+def test_a_rebuild_reuses_the_clusters_of_the_index_it_replaces_while_the_rows_are_about_the_same(
+    tmp_path: Path,
+) -> None:
+    n = ann.IVF_FROM + 1_000
+    vectors = _clustered(n)
+    ann.write(ann.build(vectors, np.arange(n, dtype=np.int64)), tmp_path / "v.faiss")
+    centroids = _centroids(ann.read_whole(tmp_path / "v.faiss"))
+    edited = np.arange(n - 500, dtype=np.int64)  # a few rows fewer: the same clusters, its own rows
+    rebuilt = ann.build(vectors, edited, ann.read_whole(tmp_path / "v.faiss"))
+    assert rebuilt.ntotal == len(edited) and rebuilt.nprobe == ann.NPROBE
+    np.testing.assert_array_equal(_centroids(rebuilt), centroids)
+    assert set(ann.nearest(rebuilt, vectors[3], 20)) <= set(edited.tolist())
+    assert 3 in ann.nearest(rebuilt, vectors[3], 20)
+    grown = np.arange(2 * n, dtype=np.int64)  # twice the rows: clusters trained for these
+    retrained = ann.build(_clustered(2 * n), grown, ann.read_whole(tmp_path / "v.faiss"))
+    assert retrained.nlist == int(2 * np.sqrt(2 * n)) and retrained.ntotal == 2 * n
+
+
+def _centroids(index: Any) -> np.ndarray:
+    return np.asarray(faiss.downcast_index(index.quantizer).reconstruct_n(0, index.nlist))

@@ -85,6 +85,22 @@ def test_the_cache_keeps_only_what_the_last_build_used(kb: Path, tmp_path: Path)
     assert count == len(load_catalog(kb))
 
 
+def test_the_file_gives_back_the_space_of_a_parser_s_old_entries(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After kbot's parser changes every entry is new: the old ones' pages are given back, not kept as free space."""
+    metas = load_catalog(NIH_SMALL)
+    with DocumentCache(tmp_path) as cache:
+        cache.read(NIH_SMALL, metas)
+        cache.prune()
+    size = (tmp_path / CACHE_FILE).stat().st_size
+    monkeypatch.setattr(document_cache, "parser_digest", lambda: b"another kbot")
+    with DocumentCache(tmp_path) as cache:
+        cache.read(NIH_SMALL, metas)
+        cache.prune()
+    assert (tmp_path / CACHE_FILE).stat().st_size < 1.2 * size
+
+
 def test_a_damaged_cache_is_started_again(kb: Path, tmp_path: Path) -> None:
     path = tmp_path / CACHE_FILE
     path.parent.mkdir(parents=True)

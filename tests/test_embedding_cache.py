@@ -1,8 +1,8 @@
-"""The embedding cache: a rebuild after editing one article encodes only its new text, and builds the same index."""
+"""The embedding cache: a rebuild after editing one article encodes only its new text, reading the rest from the build
+it replaces, and builds the same index; what a crashed build encoded is kept until a build succeeds."""
 
 from __future__ import annotations
 
-import json
 import shutil
 import sqlite3
 import sys
@@ -14,7 +14,7 @@ import pytest
 
 from kbot.embedding import Encoded, FakeEmbedder, Vectors, unit_rows
 from kbot.embedding_cache import CACHE_FILE, _int8_from_blob, _pieces_to_int8
-from kbot.index import build_index, load_index, read_corpus, sentence_rows, view_texts
+from kbot.index import build_index, current_build, load_index, read_corpus, sentence_rows, view_texts
 
 ASTHMA = Path(__file__).resolve().parent / "kbs" / "asthma"
 EDIT = "\nA peak flow meter measures how well air moves out of the lungs.\n"
@@ -50,7 +50,8 @@ def _sentence_texts(kb: Path) -> set[str]:
 
 
 def _data_files(build: Path) -> dict[str, bytes]:
-    return {f.name: f.read_bytes() for f in sorted(build.iterdir()) if f.name != "manifest.json"}
+    files = sorted(f for f in build.rglob("*") if f.is_file() and f.name != "manifest.json")
+    return {str(f.relative_to(build)): f.read_bytes() for f in files}
 
 
 def test_rebuild_after_an_edit_encodes_only_the_new_texts_and_builds_the_same_index(kb: Path, tmp_path: Path) -> None:
@@ -77,17 +78,65 @@ def test_an_unchanged_rebuild_calls_no_model(kb: Path, tmp_path: Path) -> None:
     assert embedder.seen == []
 
 
-def test_the_cache_keeps_only_what_the_last_build_used(kb: Path, tmp_path: Path) -> None:
+def test_after_a_build_the_file_is_emptied_and_the_build_is_the_cache(kb: Path, tmp_path: Path) -> None:
     build_index(kb, tmp_path / "index", FakeEmbedder())
-    first = _cached_keys(tmp_path / "index")
+    assert _cached_keys(tmp_path / "index") == set()  # every vector is in the build: none is kept twice
     article = sorted(kb.glob("*.md"))[0]
     text = article.read_text(encoding="utf-8")
     article.write_text(text.replace(" the ", " the very ", 1) + EDIT, encoding="utf-8")  # one sentence changed
+    embedder = CountingEmbedder()
+    build_index(kb, tmp_path / "index", embedder)
+    assert embedder.seen and len(embedder.seen) < len(_sentence_texts(kb)) / 2
+    assert _cached_keys(tmp_path / "index") == set()
+
+
+class CrashingEmbedder(CountingEmbedder):
+    """Encodes ("heading. sentence", with word pieces), then fails when asked to embed sentences alone."""
+
+    encoding = False
+
+    def encode(self, texts: Sequence[str]) -> list[Encoded]:
+        self.encoding = True  # the fake's encode embeds too
+        try:
+            return super().encode(texts)
+        finally:
+            self.encoding = False
+
+    def embed(self, texts: Sequence[str]) -> Vectors:
+        if not self.encoding:
+            raise RuntimeError("the machine ran out of memory")
+        return super().embed(texts)
+
+
+def test_what_a_crashed_build_encoded_is_not_encoded_again(kb: Path, tmp_path: Path) -> None:
+    crashing = CrashingEmbedder()
+    with pytest.raises(RuntimeError, match="out of memory"):
+        build_index(kb, tmp_path / "index", crashing)
+    assert crashing.seen and _cached_keys(tmp_path / "index")  # kept, though no build finished
+    assert current_build(tmp_path / "index") is None
+    embedder = CountingEmbedder()
+    build_index(kb, tmp_path / "index", embedder)
+    documents = read_corpus(kb)
+    alone = view_texts(sentence_rows(documents), {d.meta.id: d.meta.title for d in documents})["sentences"]
+    assert embedder.seen and set(embedder.seen) <= set(alone)  # "heading. sentence" texts were all kept
+    build_index(kb, tmp_path / "scratch", FakeEmbedder())
+    rebuilt, scratch = (load_index(tmp_path / d, kb, FakeEmbedder.name).path for d in ("index", "scratch"))
+    assert _data_files(rebuilt) == _data_files(scratch)
+
+
+def test_a_damaged_build_is_not_read_for_its_vectors(kb: Path, tmp_path: Path) -> None:
+    """Its vectors would outlive it: `kbot ingest`, the fix for a damaged index, must not copy them."""
     build_index(kb, tmp_path / "index", FakeEmbedder())
-    second = _cached_keys(tmp_path / "index")
-    assert first - second and second - first  # the edited texts' old entries left, their new ones came
-    shutil.rmtree(tmp_path / "index" / "builds")  # the cache lives beside the builds, not in one
-    assert (tmp_path / "index" / CACHE_FILE).is_file()
+    views = next((tmp_path / "index" / "builds").iterdir()) / "context.npy"
+    data = bytearray(views.read_bytes())
+    data[-64:] = b"\x11" * 64  # the same size, the last vector's values changed
+    views.write_bytes(bytes(data))
+    embedder = CountingEmbedder()
+    build_index(kb, tmp_path / "index", embedder)
+    assert set(embedder.seen) == _sentence_texts(kb)  # every text went to the model again
+    build_index(kb, tmp_path / "scratch", FakeEmbedder())
+    rebuilt, scratch = (load_index(tmp_path / d, kb, FakeEmbedder.name).path for d in ("index", "scratch"))
+    assert _data_files(rebuilt) == _data_files(scratch)
 
 
 def test_a_damaged_cache_is_started_again(kb: Path, tmp_path: Path) -> None:
@@ -95,7 +144,7 @@ def test_a_damaged_cache_is_started_again(kb: Path, tmp_path: Path) -> None:
     (tmp_path / "index" / CACHE_FILE).write_bytes(b"not a database at all" * 100)
     build_index(kb, tmp_path / "index", FakeEmbedder())
     assert load_index(tmp_path / "index", kb, FakeEmbedder.name).passages
-    assert _cached_keys(tmp_path / "index")
+    assert _cached_keys(tmp_path / "index") == set()  # a database again, emptied after the build
 
 
 def _cached_keys(index_dir: Path) -> set[bytes]:
@@ -133,17 +182,16 @@ def test_piece_vectors_are_kept_as_int8_and_read_back_nearly_unchanged() -> None
 
 def test_entries_of_another_piece_format_are_misses_and_are_dropped(kb: Path, tmp_path: Path) -> None:
     """A cache written before pieces were int8 holds float16 blobs: read as int8 they would be garbage."""
-    build_index(kb, tmp_path / "index", FakeEmbedder())
+    with pytest.raises(RuntimeError):
+        build_index(kb, tmp_path / "index", CrashingEmbedder())  # leaves its "heading. sentence" entries
     db = sqlite3.connect(tmp_path / "index" / CACHE_FILE)
     with db:
         db.execute("UPDATE encoded SET key = CAST('old-' || hex(key) AS BLOB)")  # keys no rebuild asks for
     db.close()
     embedder = CountingEmbedder()
     build_index(kb, tmp_path / "index", embedder)
-    assert embedder.seen  # every "heading. sentence" text went to the model again
-    db = sqlite3.connect(tmp_path / "index" / CACHE_FILE)
-    assert not db.execute("SELECT count(*) FROM encoded WHERE CAST(key AS TEXT) LIKE 'old-%'").fetchone()[0]
-    db.close()
+    assert set(embedder.seen) == _sentence_texts(kb)  # every "heading. sentence" text went to the model again
+    assert _cached_keys(tmp_path / "index") == set()
 
 
 class NarrowEmbedder(CountingEmbedder):
@@ -162,9 +210,6 @@ def test_pieces_are_cached_in_the_embedders_basis_and_another_basis_is_a_miss(kb
     build_index(kb, tmp_path / "index", NarrowEmbedder())
     index = load_index(tmp_path / "index", kb, FakeEmbedder.name)
     assert index.piece_basis.shape == (384, 16) and index.piece_vectors.shape[1] == 16
-    with sqlite3.connect(tmp_path / "index" / CACHE_FILE) as db:
-        rows = db.execute("SELECT pieces, length(piece_vectors) FROM encoded").fetchall()
-    assert all(size == len(json.loads(names)) * (16 + 4) for names, size in rows)  # 16 bytes and a scale per piece
     again, other = NarrowEmbedder(), NarrowEmbedder(slice(16, 32))
     build_index(kb, tmp_path / "index", again)
     assert not again.seen  # the same basis: nothing to encode

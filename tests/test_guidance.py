@@ -10,9 +10,9 @@ import pytest
 from kbot.chunking import SentenceRow
 from kbot.domain import BlockKind, Quote, Status
 from kbot.glossary import Glossary
-from kbot.knowledge_base import Contact
 from kbot.logistics import LogisticsRules
 from kbot.phrasing import lower_words, sentence_case
+from kbot.profile import Contact
 from kbot.readability import fk_grade
 from kbot.service import KbotService
 

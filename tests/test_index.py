@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from kbot.chunking import situated
 from kbot.embedding import Embedder, FakeEmbedder
 from kbot.errors import IndexCorrupt, IndexMissing, IndexStale
+from kbot.glossary import Glossary
 from kbot.index import PIECES_VIEW, build_index, load_index, view_texts
+from kbot.lexical import Words, lexical_texts, plain_words
 from kbot.piece_basis import basis_from_gram
 
 SEEDS = Path(__file__).resolve().parents[1] / "seeds"
@@ -46,9 +50,9 @@ def test_loaded_index_fits_together(built: Path, seeds_copy: Path) -> None:
     index = load_index(built, seeds_copy, FakeEmbedder.name)
     assert index.passage_index.ntotal == len(index.passages)
     assert index.sentence_vectors.shape == (len(index.sentences), 384)
-    assert len(index.pieces) == len(index.sentences)  # every sentence's word pieces, and their vectors in one table
+    assert index.piece_counts.shape == (len(index.sentences),)  # every sentence's word pieces, in one table
     assert index.piece_basis.shape == (384, 384)  # the fake's basis: every hashed word is a dimension of its own
-    assert index.piece_vectors.shape == (sum(map(len, index.pieces)), 384)
+    assert index.piece_vectors.shape == (int(index.piece_counts.sum()), 384) == (len(index.piece_ids), 384)
     assert index.piece_vectors.dtype == np.int8 and index.piece_scales.shape == (len(index.piece_vectors),)
     unit = index.piece_vectors * index.piece_scales[:, None]  # unit vectors, through int8
     np.testing.assert_allclose(np.linalg.norm(unit, axis=1), 1.0, atol=1e-2)
@@ -56,6 +60,26 @@ def test_loaded_index_fits_together(built: Path, seeds_copy: Path) -> None:
     assert manifest["counts"]["pieces"] == len(index.piece_vectors) > len(index.sentences)
     for row in index.sentences:
         assert index.documents[row.source_id].text[row.start : row.end] == row.text
+
+
+def test_views_are_kept_in_float16_within_a_rounding_of_the_models_vectors(built: Path, seeds_copy: Path) -> None:
+    index = load_index(built, seeds_copy, FakeEmbedder.name)
+    assert {v.dtype for v in index.views.values()} == {np.dtype(np.float16)}
+    exact = FakeEmbedder().embed([r.text for r in index.sentences])
+    stored = np.asarray(index.sentence_vectors, dtype=np.float32)
+    assert np.abs(stored - exact).max() < 1e-3
+    assert np.abs((stored * exact).sum(axis=1) - 1).max() < 1e-3  # a cosine with the model's vector moves by < 1e-3
+
+
+def test_pieces_are_kept_as_ids_with_how_many_sentences_hold_each(built: Path, seeds_copy: Path) -> None:
+    index = load_index(built, seeds_copy, FakeEmbedder.name)
+    titles = {k: d.meta.title for k, d in index.documents.items()}
+    texts = view_texts(index.sentences, titles)[PIECES_VIEW]
+    pieces = [e.pieces for e in FakeEmbedder().encode(texts)]
+    assert [index.pieces_of(r.id) for r in index.sentences] == pieces
+    holding = Counter(p for line in pieces for p in set(line))
+    assert dict(zip(index.piece_names, index.piece_texts.tolist(), strict=True)) == holding
+    assert len(set(index.piece_names)) == len(index.piece_names)
 
 
 def test_the_real_models_pieces_keep_most_of_their_length_in_the_kept_directions(
@@ -117,6 +141,39 @@ def test_other_model_makes_index_stale(built: Path, seeds_copy: Path) -> None:
         load_index(built, seeds_copy, "all-MiniLM-L6-v2")
 
 
+def test_other_stop_words_make_index_stale(built: Path, seeds_copy: Path) -> None:
+    """BM25 is built with the knowledge base's stop words: new ones in kb.toml need a rebuild, not a silent mismatch."""
+    settings = seeds_copy / "kb.toml"
+    settings.write_text(settings.read_text().replace('stopwords = ["ketamine\'s"]', 'stopwords = ["ketamine"]'))
+    with pytest.raises(IndexStale, match=r"stop words in kb\.toml"):
+        load_index(built, seeds_copy, FakeEmbedder.name)
+    build_index(seeds_copy, built, FakeEmbedder())
+    assert load_index(built, seeds_copy, FakeEmbedder.name).manifest["stopwords"] == ["ketamine"]
+
+
+def test_the_saved_bm25_index_holds_each_sentences_words(built: Path, seeds_copy: Path) -> None:
+    """What the build saved, read back: each word's sentences and counts are those of tokenising them again."""
+    index = load_index(built, seeds_copy, FakeEmbedder.name)
+    titles = {k: d.meta.title for k, d in index.documents.items()}
+    texts = lexical_texts(index.sentences, situated(index.sentences, titles))
+    tokens = Words(index.manifest["stopwords"])(texts)
+    holding: dict[str, list[int]] = {}
+    for i, words in enumerate(tokens):
+        for word in sorted(set(words)):
+            holding.setdefault(word, []).append(i)
+    assert "ketamin" in holding and "ketamine's" not in index.lexical.bm25.vocab_dict  # stemmed; its stop word out
+    assert {w: index.lexical.holding(w).tolist() for w in holding} == holding
+    assert index.lexical.document_frequencies() == {w: len(ids) for w, ids in holding.items()}
+    assert index.lexical.holding("zyzzyva").size == 0
+    assert index.lexical.words == {w for r in index.sentences for w in plain_words(r.text)}
+
+
+def test_the_build_keeps_the_glossary_that_searching_the_sentences_finds(built: Path, seeds_copy: Path) -> None:
+    index = load_index(built, seeds_copy, FakeEmbedder.name)
+    assert index.glossary.definitions  # these articles define terms ("Ketamine is a ...")
+    assert index.glossary == Glossary.of(index.sentences)
+
+
 def test_an_index_is_served_only_with_the_reader_it_was_built_for(
     built: Path, seeds_copy: Path, tmp_path: Path
 ) -> None:
@@ -140,6 +197,9 @@ def test_an_index_is_served_only_with_the_reader_it_was_built_for(
         ("garbage", "tokens.json"),
         ("truncate", "tokens.npy"),
         ("delete", "token_basis.npy"),
+        ("truncate", "token_ids.npy"),
+        ("garbage", "bm25/vocab.index.json"),
+        ("delete", "words.json"),
     ],
 )
 def test_damaged_index_is_reported_as_corrupt(built: Path, seeds_copy: Path, damage: str, file: str) -> None:

@@ -17,7 +17,8 @@ from kbot.embedding import FakeEmbedder
 from kbot.errors import CatalogError, IndexMissing, IndexStale, IngestRunning, InvalidSettings, UnknownKnowledgeBase
 from kbot.folder import read_source_text
 from kbot.index import build_index, current_build, load_index
-from kbot.knowledge_base import DEFAULT_KB, configured, load_profile
+from kbot.knowledge_base import DEFAULT_KB, configured
+from kbot.profile import load_profile
 from kbot.service import KbotService
 
 ROOT = Path(__file__).resolve().parents[1]

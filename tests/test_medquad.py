@@ -28,12 +28,12 @@ from kbot.embedding import FakeEmbedder
 from kbot.errors import KbotError
 from kbot.folder import unread_files
 from kbot.index import build_index
-from kbot.knowledge_base import load_profile
 from kbot.medquad import convert
 from kbot.medquad.article import grouped_answers, heading, title
 from kbot.medquad.documents import MedquadDocument, Section, named, read_documents, spread
 from kbot.medquad.kb_files import ATTRIBUTION, LICENCE, MANIFEST, PUBLISHERS
 from kbot.medquad.layout import answer_words, pieces
+from kbot.profile import load_profile
 from test_cli import assert_friendly_failure, kbot_command
 
 ROOT = Path(__file__).resolve().parents[1]

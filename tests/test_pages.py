@@ -29,7 +29,7 @@ from kbot.config import HelpLine, Settings
 from kbot.domain import SourceMeta
 from kbot.embedding import FakeEmbedder
 from kbot.errors import IndexMissing
-from kbot.knowledge_base import Profile, load_profile
+from kbot.profile import Profile, load_profile
 from kbot.service import KbotService
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -22,7 +22,7 @@ QUOTABLE_KINDS = frozenset({BlockKind.PARAGRAPH, BlockKind.LIST_ITEM, BlockKind.
 QUESTION_KINDS = frozenset({BlockKind.HEADING, BlockKind.FAQ_QUESTION, BlockKind.TITLE})
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: a large library holds hundreds of thousands
 class SentenceRow:
     """One sentence of the corpus, as the index stores it."""
 

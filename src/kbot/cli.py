@@ -315,7 +315,8 @@ def kbs(seeds: SeedsOpt = None, index: IndexOpt = None) -> None:
     server serves within seconds)."""
     from kbot.folder import article_files
     from kbot.index import current_build, kb_index_dir
-    from kbot.knowledge_base import configured, load_profile
+    from kbot.knowledge_base import configured
+    from kbot.profile import load_profile
 
     settings = _settings(seeds, index)
     for name, folder in configured(settings).items():

@@ -12,13 +12,12 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
-from dataclasses import asdict
 from functools import cache
 from importlib import metadata, resources
 from pathlib import Path
 
 from kbot.corpus import parse_document
-from kbot.domain import Block, Document, Sentence, SourceMeta
+from kbot.domain import Block, Document, Sentence, SourceMeta, plain
 from kbot.embedding_cache import open_cache
 from kbot.folder import read_source_text
 
@@ -75,16 +74,19 @@ class DocumentCache:
         """Drop every article the build did not use (edited, removed, parsed by another kbot)."""
         self._db.execute("DELETE FROM documents WHERE key NOT IN (SELECT key FROM used)")
         self._db.commit()
+        free, pages = (self._db.execute(f"PRAGMA {name}").fetchone()[0] for name in ("freelist_count", "page_count"))
+        if free > pages / 4:  # after kbot's parser changed, most entries are new: give back the old ones' space
+            self._db.execute("VACUUM")
 
 
 def _key(meta: SourceMeta, text: str) -> bytes:
-    entry = json.dumps(asdict(meta), sort_keys=True, ensure_ascii=False)
+    entry = json.dumps(plain(meta), sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(parser_digest() + entry.encode() + b"\0" + text.encode()).digest()
 
 
 def _dumps(document: Document) -> str:
-    blocks = [asdict(b) for b in document.blocks]
-    sentences = [asdict(s) for s in document.sentences]
+    blocks = [plain(b) for b in document.blocks]
+    sentences = [plain(s) for s in document.sentences]
     return json.dumps({"blocks": blocks, "sentences": sentences}, ensure_ascii=False)
 
 

@@ -1,16 +1,22 @@
-"""Embedding through a cache: each text's vectors are kept by (model, kind, text), so a re-ingest encodes only new text.
+"""Embedding through a cache, so that a re-ingest encodes only new text: a text's vectors are found by (model, kind,
+text) in the build being replaced, or else in what this build (or one that crashed) encoded so far.
 
-The cache is one SQLite file per knowledge base, ``<index dir>/cache/embeddings.sqlite`` (beside ``builds/``, which
-are swapped and deleted), with two tables: ``vectors`` (what ``Embedder.embed`` gives a text) and ``encoded`` (what
-``Embedder.encode`` gives: its vector, its word pieces and their vectors as an index keeps them, in the embedder's
-``piece_basis`` (128 of 384 dimensions for the packaged model), as int8 with a scale per piece: on 77,639 pieces of NIH
-articles, a cosine of at least 0.99988 with the float16 ones). The kind, not the view, is in the key: the same text
-gives the same vector in every view; the piece basis is in the key of ``encoded`` entries.
+The knowledge base's previous build holds every vector it was built from (``Earlier``, index.PreviousBuild): a
+rebuild reads the unchanged texts' vectors from it. What is encoded anew goes first to one SQLite file per knowledge
+base, ``<index dir>/cache/embeddings.sqlite`` (beside ``builds/``), so that a build that crashes or is stopped loses
+none of its model calls; once a build has succeeded, it holds them all and the file is emptied (``clear``). Keeping
+every vector a second time there took 1.9 GB for the full NIH library.
 
-A build always reads its vectors (and its pieces, as stored) back from the cache, so a build after an edit is
-identical to one from scratch. Texts still to encode go to the model longest first in batches (``CHUNK`` at a time,
-so memory stays bounded), with a progress bar and its ETA on stderr when that is a terminal; after a build, entries it
-did not use are dropped.
+The file has two tables: ``vectors`` (what ``Embedder.embed`` gives a text) and ``encoded`` (what ``Embedder.encode``
+gives: its vector, its word pieces and their vectors as an index keeps them, in the embedder's ``piece_basis`` (128 of
+384 dimensions for the packaged model), as int8 with a scale per piece: on 77,639 pieces of NIH articles, a cosine of
+at least 0.99988 with the float16 ones). The kind, not the view, is in the key: the same text gives the same vector in
+every view; the piece basis is in the key of ``encoded`` entries.
+
+A build always reads its vectors (and its pieces, as stored) back through the cache, and stores its views as float16
+either way, so a build after an edit is identical to one from scratch. Texts still to encode go to the model longest
+first in batches (``CHUNK`` at a time, so memory stays bounded), with a progress bar and its ETA on stderr when that
+is a terminal.
 """
 
 from __future__ import annotations
@@ -18,9 +24,9 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -37,8 +43,25 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS vectors (key BLOB PRIMARY KEY, vector BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS encoded (key BLOB PRIMARY KEY, vector BLOB NOT NULL, pieces TEXT NOT NULL,
                                     piece_vectors BLOB NOT NULL);
-CREATE TEMP TABLE used (key BLOB PRIMARY KEY);
 """
+Int8Pieces = tuple[npt.NDArray[np.int8], Vectors]  # a text's pieces as int8 rows in the piece basis, and their scales
+
+
+class Earlier(Protocol):
+    """A build's vectors, by text: those of the ``model`` whose pieces are in ``piece_basis``."""
+
+    model: str
+    piece_basis: Vectors
+
+    def row(self, kind: str, text: str) -> int | None:
+        """Where the build holds ``text``'s vectors of ``kind`` (one of KINDS), or None."""
+        ...
+
+    def vector(self, kind: str, row: int) -> Vectors: ...
+
+    def piece_names(self, row: int) -> tuple[str, ...]: ...
+
+    def int8_pieces(self, row: int) -> Int8Pieces: ...
 
 
 def chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
@@ -47,14 +70,19 @@ def chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
 
 
 class EmbeddingCache:
-    """One build's view of a knowledge base's cache: ``fill`` encodes what is missing, then ``vectors`` and
-    ``encoded`` read every text's back, in order. Use it as a context manager; ``prune`` after a build succeeds."""
+    """One build's view of a knowledge base's cache: ``fill`` encodes what is missing, then ``vectors``,
+    ``piece_names`` and ``int8_pieces`` read every text's back, in order. ``earlier``: the build being replaced, used
+    where it was built with the same model and piece basis. Use it as a context manager; ``clear`` once the build
+    has succeeded."""
 
-    def __init__(self, index_dir: Path, embedder: Embedder) -> None:
+    def __init__(self, index_dir: Path, embedder: Embedder, earlier: Earlier | None = None) -> None:
         self._db = open_cache(index_dir / CACHE_FILE, _SCHEMA)
         self._embedder = embedder
         self.piece_basis = np.ascontiguousarray(embedder.piece_basis, dtype=np.float32)
         self._pieces_format = f"{PIECES_FORMAT}/{hashlib.sha256(self.piece_basis.tobytes()).hexdigest()[:16]}"
+        if earlier and (earlier.model != embedder.name or not np.array_equal(earlier.piece_basis, self.piece_basis)):
+            earlier = None  # another model's vectors, or pieces in other directions
+        self._earlier = earlier
 
     def __enter__(self) -> EmbeddingCache:
         return self
@@ -69,6 +97,8 @@ class EmbeddingCache:
 
     def _missing(self, kind: str, texts: Sequence[str]) -> list[str]:
         """The distinct texts of ``texts`` not in the cache yet, longest first (batches of alike lengths pad less)."""
+        if self._earlier is not None:
+            texts = [t for t in texts if self._earlier.row(kind, t) is None]
         wanted = dict(zip(self._keys(kind, texts), texts, strict=True))
         for keys in chunks(list(wanted), 500):
             marks = ",".join("?" * len(keys))
@@ -100,39 +130,61 @@ class EmbeddingCache:
             )
         self._db.commit()
 
-    def _rows(self, kind: str, columns: str, texts: Sequence[str]) -> Iterator[tuple[Any, ...]]:
-        """The cached rows of ``texts``, in their order, CHUNK at a time; each key is marked as used by this build."""
+    def _read(
+        self,
+        kind: str,
+        column: str,
+        texts: Sequence[str],
+        decode: Callable[[Any], T],
+        earlier: Callable[[Earlier, int], T],
+    ) -> Iterator[T]:
+        """Each text's ``column`` of ``kind``, in order, CHUNK at a time: from the earlier build where it holds the
+        text (``earlier``, given its row), else from the file (``decode``, given the stored value)."""
+        source = self._earlier
         for chunk in chunks(texts):
-            keys = self._keys(kind, chunk)
-            self._db.executemany("INSERT OR IGNORE INTO used VALUES (?)", [(k,) for k in keys])
+            rows = [source.row(kind, t) if source else None for t in chunk]
+            keys = self._keys(kind, [t for t, row in zip(chunk, rows, strict=True) if row is None])
             marks = ",".join("?" * len(set(keys)))
-            query = f"SELECT key, {columns} FROM {kind} WHERE key IN ({marks})"
-            found = {row[0]: row[1:] for row in self._db.execute(query, list(set(keys)))}
-            yield from (found[k] for k in keys)
+            query = f"SELECT key, {column} FROM {kind} WHERE key IN ({marks})"
+            found = {key: value for key, value in self._db.execute(query, list(set(keys)))} if keys else {}
+            stored = iter(keys)
+            for row in rows:
+                yield earlier(source, row) if source and row is not None else decode(found[next(stored)])
 
     def vectors(self, texts: Sequence[str], kind: str = "vectors") -> Iterator[Vectors]:
         """Each text's vector as ``embed`` gave it (or, with kind "encoded", as ``encode`` did), in order, after
         ``fill``."""
-        for (blob,) in self._rows(kind, "vector", texts):
-            yield np.frombuffer(blob, dtype=np.float32)
 
-    def int8_pieces(self, texts: Sequence[str]) -> Iterator[tuple[npt.NDArray[np.int8], Vectors]]:
+        def decode(blob: bytes) -> Vectors:
+            return np.frombuffer(blob, dtype=np.float32)
+
+        return self._read(kind, "vector", texts, decode, lambda e, row: e.vector(kind, row))
+
+    def int8_pieces(self, texts: Sequence[str]) -> Iterator[Int8Pieces]:
         """Each text's piece vectors as the cache keeps them, in order, after ``fill``: int8 rows in ``piece_basis``
         and each row's scale (``_to_int8``)."""
         dim = self.piece_basis.shape[1]
-        for (blob,) in self._rows("encoded", "piece_vectors", texts):
-            yield _int8_from_blob(blob, len(blob) // (4 + dim), dim)  # a scale and dim bytes a piece
+
+        def decode(blob: bytes) -> Int8Pieces:
+            return _int8_from_blob(blob, len(blob) // (4 + dim), dim)  # a scale and dim bytes a piece
+
+        return self._read("encoded", "piece_vectors", texts, decode, lambda e, row: e.int8_pieces(row))
 
     def piece_names(self, texts: Sequence[str]) -> Iterator[tuple[str, ...]]:
         """Each text's word pieces, in order, after ``fill`` (without reading their vectors)."""
-        for (pieces,) in self._rows("encoded", "pieces", texts):
-            yield tuple(json.loads(str(pieces)))
 
-    def prune(self) -> None:
-        """Drop every entry the build did not use (texts edited away, another model's): the cache stays its size."""
+        def decode(pieces: str) -> tuple[str, ...]:
+            return tuple(json.loads(pieces))
+
+        return self._read("encoded", "pieces", texts, decode, lambda e, row: e.piece_names(row))
+
+    def clear(self) -> None:
+        """Empty the file, once a build has succeeded: the build holds every vector it used, and the next one reads
+        them from it."""
         for kind in KINDS:
-            self._db.execute(f"DELETE FROM {kind} WHERE key NOT IN (SELECT key FROM used)")
+            self._db.execute(f"DELETE FROM {kind}")
         self._db.commit()
+        self._db.execute("VACUUM")
 
 
 def open_cache(path: Path, schema: str) -> sqlite3.Connection:

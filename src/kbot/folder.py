@@ -8,6 +8,9 @@ of files and read them the same way.
 from __future__ import annotations
 
 import hashlib
+import os
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from kbot.errors import CatalogError
@@ -57,7 +60,15 @@ def read_source_text(path: Path) -> str:
 
 
 def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    """A file's SHA-256, read a block at a time (an index file can be most of a gigabyte)."""
+    with path.open("rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def sha256_all(paths: Iterable[Path]) -> list[str]:
+    """Each file's SHA-256, on every core: hashing releases the GIL, and an index's files are gigabytes at scale."""
+    with ThreadPoolExecutor(os.cpu_count() or 1) as pool:
+        return list(pool.map(sha256, paths))
 
 
 def source_hashes(folder: Path) -> dict[str, str]:

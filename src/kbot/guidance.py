@@ -27,11 +27,10 @@ def _key(text: str) -> str:
 
 
 class _Derived:
-    """What is worked out once per loaded index: its glossary and the words its articles write in lower case."""
+    """What is worked out once per loaded index: the words its articles write in lower case, and its questions."""
 
     def __init__(self, index: Index) -> None:
         self.index = index  # held, so that id(index) is not reused while this lives
-        self.glossary = Glossary.of(index.sentences)
         self.lower = lower_words(r.text for r in index.sentences)
         # Its questions and their vectors, gathered once: reading every sentence per question took 200 ms a question
         # on the full NIH library (279,070 sentences).
@@ -53,7 +52,7 @@ def _of(base: KnowledgeBase) -> _Derived:
 
 
 def glossary_of(base: KnowledgeBase) -> Glossary:
-    return _of(base).glossary
+    return base.index.glossary
 
 
 def _ranked_questions(base: KnowledgeBase, vector: np.ndarray) -> Iterable[SentenceRow]:

@@ -11,14 +11,19 @@ Each knowledge base has its own index folder, ``<KBOT_INDEX_DIR>/<kb name>/`` (`
     builds/<stamp>/manifest.json    model, vector size, a SHA-256 of every source file and of every index file, counts
     builds/<stamp>/corpus.jsonl     documents (metadata and blocks), sentences, passages: one JSON object a line
     builds/<stamp>/passages.faiss   an inner-product index of passage vectors (ann.py; memory-mapped when loaded)
-    builds/<stamp>/sentences.npy    sentence vectors, three views (memory-mapped when loaded): the sentence alone,
-    builds/<stamp>/context.npy        "heading. sentence", and the sentence with its neighbours in its block (the
-    builds/<stamp>/window.npy         normalised sum of their sentence vectors: no model call of its own)
+    builds/<stamp>/sentences.npy    sentence vectors in float16, three views (memory-mapped when loaded): the sentence
+    builds/<stamp>/context.npy        alone, "heading. sentence", and the sentence with its neighbours in its block
+    builds/<stamp>/window.npy         (the normalised sum of their sentence vectors: no model call of its own)
     builds/<stamp>/<view>.faiss     per view, its quotable sentences' vectors, indexed to propose candidates (ann.py)
-    builds/<stamp>/tokens.json      the word pieces of every sentence's "heading. sentence", one list per sentence,
-    builds/<stamp>/tokens.npy         their vectors one after another in the model's piece basis, as int8 with a
-    builds/<stamp>/token_scales.npy   scale per piece (both memory-mapped), and that basis (model dim x 128,
-    builds/<stamp>/token_basis.npy    kbot/piece_basis.py)
+    builds/<stamp>/tokens.json      the word pieces of every sentence's "heading. sentence": the distinct pieces
+    builds/<stamp>/token_ids.npy      and how many sentences hold each; every sentence's pieces as ids into that
+    builds/<stamp>/token_counts.npy   list, one sentence after another, and how many each has; their vectors in the
+    builds/<stamp>/tokens.npy         same order in the model's piece basis, as int8 with a scale per piece (both
+    builds/<stamp>/token_scales.npy   memory-mapped), and that basis (model dim x 128, kbot/piece_basis.py)
+    builds/<stamp>/token_basis.npy
+    builds/<stamp>/bm25/            the sentences' BM25 index, as bm25s saves it, and every word they use
+    builds/<stamp>/words.json         (lexical.py)
+    builds/<stamp>/glossary.json    the terms the sentences define: [term, the defining sentence's row] (glossary.py)
 
 A crash mid-build leaves ``current`` pointing at the old build. Loading checks the manifest against the sources and
 the model, and says what to run when the index is missing, corrupt or stale.
@@ -32,7 +37,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -45,14 +50,17 @@ from kbot.catalog import load_catalog
 from kbot.chunking import SentenceRow, make_passages, sentence_rows, situated
 from kbot.corpus import read_document
 from kbot.document_cache import DocumentCache
-from kbot.domain import Block, BlockKind, Document, Passage, Sentence, SourceMeta
+from kbot.domain import Block, BlockKind, Document, Passage, Sentence, SourceMeta, plain
 from kbot.embedding import Embedder, Vectors, unit_rows
-from kbot.embedding_cache import EmbeddingCache
+from kbot.embedding_cache import EmbeddingCache, Int8Pieces
 from kbot.errors import IndexCorrupt, IndexMissing, IndexStale, IngestRunning
-from kbot.folder import read_source_text, sha256, source_hashes
+from kbot.folder import read_source_text, sha256, sha256_all, source_hashes
+from kbot.glossary import Glossary
 from kbot.index_files import save_rows, write_pieces
+from kbot.lexical import BM25_FILES, WORDS_FILE, Lexical, read_lexical, write_lexical
+from kbot.profile import load_profile
 
-FORMAT = 10  # 10: corpus.jsonl, a line each (9: int8 pieces in a fixed basis; 8: the window view derived)
+FORMAT = 11  # 11: pieces as ids, BM25 saved (10: corpus.jsonl; 9: int8 pieces in a fixed basis; 8: window derived)
 FIX = "kbot ingest"
 VIEWS = ("sentences", "context", "window")
 # The window view was the sentence with its neighbours, embedded: 60% of the tokens an ingest sent to the model. As
@@ -60,6 +68,10 @@ VIEWS = ("sentences", "context", "window")
 # eval/README.md: chosen on NIH dev, support@1 0.695 -> 0.734, and the calibration set, unchanged; reported after,
 # gold 0.721 -> 0.706 and NIH test 0.623 -> 0.609).
 EMBEDDED_VIEWS = ("sentences", "context")  # the views the model encodes; "window" is derived from "sentences"
+# Views are stored as float16: a cosine moves by at most about 1e-4 (tests/test_index.py), and the full NIH library's
+# three views take 0.64 GB on disk and in the page cache instead of 1.29 GB.
+VIEW_DTYPE = np.float16
+ROWS_AT_ONCE = 50_000  # rows of a view worked on at a time: bounds a build's memory whatever the library's size
 PIECES_VIEW = "context"  # the view whose word pieces are kept for matching a question's pieces
 # A passage's vector is the mean of its sentences' vectors in this view, not a model call of its own: passages held a
 # third of the text an ingest embedded, for a signal the ranking weighs 0 (eval/README.md) and the answer's evidence
@@ -67,7 +79,8 @@ PIECES_VIEW = "context"  # the view whose word pieces are kept for matching a qu
 PASSAGE_VIEW = "context"
 _DATA_FILES = (
     "corpus.jsonl", "passages.faiss", *(f"{v}.npy" for v in VIEWS), *(f"{v}.faiss" for v in VIEWS),
-    "tokens.json", "tokens.npy", "token_scales.npy", "token_basis.npy",
+    "tokens.json", "token_ids.npy", "token_counts.npy", "tokens.npy", "token_scales.npy", "token_basis.npy",
+    WORDS_FILE, *BM25_FILES, "glossary.json",
 )  # fmt: skip
 
 
@@ -80,15 +93,25 @@ class Index:
     passage_index: Any  # faiss.Index
     views: dict[str, Vectors]  # one row per sentence, for each of VIEWS
     view_indexes: dict[str, Any]  # for each of VIEWS, a faiss.Index of its quotable rows (ann.py)
-    pieces: list[tuple[str, ...]]  # each sentence's word pieces in its PIECES_VIEW text
-    piece_vectors: npt.NDArray[np.int8]  # their contextual vectors, sentence after sentence, in the basis below,
+    piece_names: tuple[str, ...]  # the distinct word pieces of the sentences' PIECES_VIEW texts
+    piece_texts: npt.NDArray[np.int32]  # for each of piece_names, how many sentences hold it
+    piece_ids: npt.NDArray[np.int32]  # every sentence's pieces, sentence after sentence, as positions in piece_names
+    piece_counts: npt.NDArray[np.int32]  # how many pieces each sentence has
+    piece_vectors: npt.NDArray[np.int8]  # the pieces' contextual vectors, in the same order, in the basis below,
     piece_scales: Vectors  # as int8: a piece's unit vector is its row times its scale
     piece_basis: Vectors  # (model dim, k): the embedder's piece_basis; project a question's piece vectors with it
+    lexical: Lexical  # the sentences' BM25 index and words (lexical.py)
+    glossary: Glossary  # the terms the sentences define (glossary.py)
     path: Path
 
     @property
     def sentence_vectors(self) -> Vectors:
         return self.views["sentences"]
+
+    def pieces_of(self, row: int) -> tuple[str, ...]:
+        """The word pieces of sentence ``row``'s PIECES_VIEW text, in order."""
+        start = int(self.piece_counts[:row].sum())
+        return tuple(self.piece_names[i] for i in self.piece_ids[start : start + int(self.piece_counts[row])])
 
     @property
     def build(self) -> str:
@@ -127,22 +150,114 @@ def in_context(row: SentenceRow, where: str) -> str:
 
 
 def window_rows(sentences: Vectors, rows: Sequence[SentenceRow]) -> Iterator[Vectors]:
-    """Each sentence's window vector, one by one: the normalised sum of its own sentence vector and its neighbours'
-    in the same block."""
-    for i, r in enumerate(rows):
-        total = np.array(sentences[i], dtype=np.float32)
-        for j in (i - 1, i + 1):
-            if 0 <= j < len(rows) and (rows[j].source_id, rows[j].block) == (r.source_id, r.block):
-                total += sentences[j]
-        yield total / max(float(np.linalg.norm(total)), 1e-12)
+    """Each sentence's window vector, in order: the normalised sum of its own sentence vector and its neighbours' in
+    the same block. Worked out ``ROWS_AT_ONCE`` rows at a time (a row at a time, 4 s of a full NIH library build)."""
+    block_of = _block_ids(rows)
+    for start in range(0, len(rows), ROWS_AT_ONCE):
+        end = min(start + ROWS_AT_ONCE, len(rows))
+        lo, hi = max(start - 1, 0), min(end + 1, len(rows))  # with the neighbours on either side
+        vectors, blocks = np.asarray(sentences[lo:hi], dtype=np.float32), block_of[lo:hi]
+        total = vectors.copy()
+        same = blocks[1:] == blocks[:-1]  # row i and row i + 1 share a block
+        total[1:] += vectors[:-1] * same[:, None]
+        total[:-1] += vectors[1:] * same[:, None]
+        yield from unit_rows(total[start - lo : start - lo + end - start])
+
+
+def _block_ids(rows: Sequence[SentenceRow]) -> npt.NDArray[np.int64]:
+    """A number per row, the same for rows of one block of one article."""
+    keys: dict[tuple[str, int], int] = {}
+    return np.array([keys.setdefault((r.source_id, r.block), len(keys)) for r in rows], dtype=np.int64)
 
 
 def passage_rows(vectors: Vectors, passages: Sequence[Passage]) -> Vectors:
-    """Each passage's vector: the normalised sum of its sentences' rows of ``vectors``."""
+    """Each passage's vector: the normalised sum of its sentences' rows of ``vectors``, ``ROWS_AT_ONCE`` sentences'
+    worth of passages at a time."""
     out = np.zeros((len(passages), vectors.shape[1]), dtype=np.float32)
-    for row, passage in enumerate(passages):
-        out[row] = np.asarray(vectors[list(passage.sentence_ids)], dtype=np.float32).sum(axis=0)
+    per = max(1, ROWS_AT_ONCE // max(1, max((len(p.sentence_ids) for p in passages), default=1)))
+    for start in range(0, len(passages), per):
+        chosen = passages[start : start + per]
+        ids = np.array([i for p in chosen for i in p.sentence_ids], dtype=np.int64)
+        counts = np.array([len(p.sentence_ids) for p in chosen], dtype=np.int64)
+        if len(ids):
+            sums = np.add.reduceat(np.asarray(vectors[ids], dtype=np.float32), np.cumsum(counts) - counts, axis=0)
+            out[start : start + len(chosen)][counts > 0] = sums[counts > 0]
     return unit_rows(out)
+
+
+def cache_kind(view: str) -> str:
+    """Which of the embedding cache's kinds a view's vectors are: the pieces' view is ``encoded`` (its vector and its
+    word pieces from one model call), the others plain ``vectors``."""
+    return "encoded" if view == PIECES_VIEW else "vectors"
+
+
+class PreviousBuild:
+    """The build ``current`` points at, as the embedding cache's earlier build (embedding_cache.Earlier): every
+    vector it was built from, found by the text it is the vector of. A rebuild after an edit reads the unchanged texts'
+    vectors from here: the build is its own cache."""
+
+    def __init__(self, folder: Path, manifest: dict[str, Any]) -> None:
+        self.folder = folder
+        self.model: str = manifest["model"]
+        self.piece_basis = np.load(folder / "token_basis.npy")
+        titles, rows = _read_sentences(folder / "corpus.jsonl")
+        texts = view_texts(rows, titles)
+        # A kind's vector of a text is the same in every view of that kind: one view of each kind is enough.
+        views = {cache_kind(v): v for v in reversed(EMBEDDED_VIEWS)}
+        self._rows = {kind: {text: i for i, text in enumerate(texts[view])} for kind, view in views.items()}
+        self._vectors = {kind: _mapped(folder / f"{view}.npy") for kind, view in views.items()}
+        counts = np.load(folder / "token_counts.npy").astype(np.int64)
+        self._piece_starts, self._piece_counts = np.cumsum(counts) - counts, counts
+        self._piece_names = json.loads((folder / "tokens.json").read_text(encoding="utf-8"))["pieces"]
+        self._piece_ids = _mapped(folder / "token_ids.npy")
+        self._pieces = _mapped(folder / "tokens.npy")
+        self._piece_scales = _mapped(folder / "token_scales.npy")
+        if not all(len(v) == len(rows) for v in self._vectors.values()) or len(counts) != len(rows):
+            raise ValueError("its tables differ in length")
+
+    @classmethod
+    def of(cls, index_dir: Path) -> PreviousBuild | None:
+        """The current build, when it is whole and of a layout this reads (FORMAT 11 on); else None, and every text
+        is looked up in the cache file alone. A damaged build is never read: its vectors would outlive it."""
+        folder = current_build(index_dir)
+        if folder is None:
+            return None
+        try:
+            manifest = _read_manifest(folder)
+            whole = _files_match(folder, manifest["files"])
+            return cls(folder, manifest) if whole and manifest["format"] >= 11 else None
+        except (IndexCorrupt, OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def row(self, kind: str, text: str) -> int | None:
+        return self._rows[kind].get(text)
+
+    def ann(self, name: str, model: str) -> Any | None:
+        """Its FAISS index ``name`` ("passages" or a view), read whole so that a new build may reuse its clusters;
+        None when it was built with another model than ``model``."""
+        return ann.read_whole(self.folder / f"{name}.faiss") if model == self.model else None
+
+    def vector(self, kind: str, row: int) -> Vectors:
+        return np.asarray(self._vectors[kind][row], dtype=np.float32)
+
+    def piece_names(self, row: int) -> tuple[str, ...]:
+        start, end = self._piece_starts[row], self._piece_starts[row] + self._piece_counts[row]
+        return tuple(self._piece_names[i] for i in self._piece_ids[start:end])
+
+    def int8_pieces(self, row: int) -> Int8Pieces:
+        start, end = self._piece_starts[row], self._piece_starts[row] + self._piece_counts[row]
+        return np.asarray(self._pieces[start:end]), np.asarray(self._piece_scales[start:end])
+
+
+def _files_match(folder: Path, digests: dict[str, str]) -> bool:
+    """Whether every file the manifest lists is there with the SHA-256 it recorded."""
+    paths = [folder / name for name in digests]
+    return all(p.is_file() for p in paths) and sha256_all(paths) == list(digests.values())
+
+
+def _mapped(path: Path) -> npt.NDArray[Any]:
+    """A .npy file memory-mapped, as a plain array: reading one row of a np.memmap costs twice as long."""
+    return np.asarray(np.load(path, mmap_mode="r"))
 
 
 def _write_build(
@@ -153,24 +268,35 @@ def _write_build(
     size: int,
     cache: EmbeddingCache,
     reader: str,
+    previous: PreviousBuild | None,
 ) -> None:
     rows = sentence_rows(documents)
     passages = make_passages(rows, size)
-    texts = view_texts(rows, {d.meta.id: d.meta.title for d in documents})
-    others = [("vectors", texts[v]) for v in EMBEDDED_VIEWS if v != PIECES_VIEW]
-    cache.fill([("encoded", texts[PIECES_VIEW]), *others])
+    titles = {d.meta.id: d.meta.title for d in documents}
+    texts = view_texts(rows, titles)
+    stopwords = kb_stopwords(seeds_dir)
+    write_lexical(folder, rows, situated(rows, titles), stopwords)
+    cache.fill([(cache_kind(v), texts[v]) for v in (PIECES_VIEW, *(v for v in EMBEDDED_VIEWS if v != PIECES_VIEW))])
     for view in EMBEDDED_VIEWS:  # the pieces' view's vectors come from the same model call as its pieces
-        vectors = cache.vectors(texts[view], "encoded" if view == PIECES_VIEW else "vectors")
-        save_rows(folder / f"{view}.npy", vectors, len(rows), embedder.dim, np.float32)
+        vectors = cache.vectors(texts[view], cache_kind(view))
+        save_rows(folder / f"{view}.npy", vectors, len(rows), embedder.dim, VIEW_DTYPE)
     window = window_rows(np.load(folder / "sentences.npy", mmap_mode="r"), rows)
-    save_rows(folder / "window.npy", window, len(rows), embedder.dim, np.float32)
+    save_rows(folder / "window.npy", window, len(rows), embedder.dim, VIEW_DTYPE)
     quotable = np.array([r.id for r in rows if r.quotable], dtype=np.int64)
+
+    def before(name: str) -> Any | None:
+        return previous.ann(name, embedder.name) if previous else None
+
     for view in VIEWS:
-        ann.write(ann.build(np.load(folder / f"{view}.npy", mmap_mode="r"), quotable), folder / f"{view}.faiss")
+        vectors = np.load(folder / f"{view}.npy", mmap_mode="r")
+        ann.write(ann.build(vectors, quotable, before(view)), folder / f"{view}.faiss")
     piece_count = write_pieces(folder, cache, texts[PIECES_VIEW])
     passage_vectors = passage_rows(np.load(folder / f"{PASSAGE_VIEW}.npy", mmap_mode="r"), passages)
-    ann.write(ann.build(passage_vectors, np.arange(len(passages), dtype=np.int64)), folder / "passages.faiss")
+    passage_ids = np.arange(len(passages), dtype=np.int64)
+    ann.write(ann.build(passage_vectors, passage_ids, before("passages")), folder / "passages.faiss")
     _write_corpus(folder / "corpus.jsonl", documents, rows, passages)
+    glossary = json.dumps(Glossary.of(rows).to_json(), ensure_ascii=False)
+    (folder / "glossary.json").write_text(glossary, encoding="utf-8")
     manifest = {
         "format": FORMAT,
         "model": embedder.name,
@@ -178,8 +304,9 @@ def _write_build(
         "dim": embedder.dim,
         "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "passage_sentences": size,
+        "stopwords": stopwords,
         "sources": source_hashes(seeds_dir),
-        "files": {name: sha256(folder / name) for name in _DATA_FILES},
+        "files": dict(zip(_DATA_FILES, sha256_all(folder / name for name in _DATA_FILES), strict=True)),
         "counts": {
             "documents": len(documents),
             "blocks": sum(len(d.blocks) for d in documents),
@@ -193,14 +320,19 @@ def _write_build(
     (folder / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
 
 
+def kb_stopwords(seeds_dir: Path) -> list[str]:
+    """The knowledge base's own stop words (kb.toml's [lexicon] stopwords), as a build records them."""
+    return sorted({w.lower() for w in load_profile(seeds_dir).lexicon.stopwords})
+
+
 def _write_corpus(path: Path, documents: list[Document], rows: list[SentenceRow], passages: list[Passage]) -> None:
     """corpus.jsonl, an object a line ({"document": ...}, {"sentence": ...}, {"passage": ...}), written and read a line
     at a time: as one JSON document, the full NIH library's corpus (279,070 sentences) held 3 GB of dicts at once, both
     when it was written and when it was loaded."""
     items = (
-        *(("document", {"meta": asdict(d.meta), "blocks": [asdict(b) for b in d.blocks]}) for d in documents),
-        *(("sentence", asdict(r)) for r in rows),
-        *(("passage", asdict(p)) for p in passages),
+        *(("document", {"meta": plain(d.meta), "blocks": [plain(b) for b in d.blocks]}) for d in documents),
+        *(("sentence", plain(r)) for r in rows),
+        *(("passage", plain(p)) for p in passages),
     )
     with path.open("w", encoding="utf-8") as out:
         for kind, value in items:
@@ -224,6 +356,23 @@ def _read_corpus(path: Path) -> tuple[list[dict[str, Any]], list[SentenceRow], l
             else:
                 raise ValueError(f"a corpus line of an unknown kind, {kind!r}")
     return entries, rows, passages
+
+
+def _read_sentences(path: Path) -> tuple[dict[str, str], list[SentenceRow]]:
+    """corpus.jsonl's sentences, and each article's title: what its views' texts are made of. The articles' blocks
+    and the passages are not read (2 of the 3.6 s of reading the full NIH library's corpus)."""
+    titles: dict[str, str] = {}
+    rows: list[SentenceRow] = []
+    meta_at, decoder = len('{"document": {"meta": '), json.JSONDecoder()
+    with path.open(encoding="utf-8") as lines:
+        for line in lines:
+            if line.startswith('{"sentence": '):
+                value = json.loads(line)["sentence"]
+                rows.append(SentenceRow(**{**value, "kind": BlockKind(value["kind"])}))
+            elif line.startswith('{"document": {"meta": '):
+                meta, _ = decoder.raw_decode(line, meta_at)  # the article's metadata, written before its blocks
+                titles[meta["id"]] = meta["title"]
+    return titles, rows
 
 
 def build_index(
@@ -257,9 +406,10 @@ def _build_locked(
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     folder = Path(tempfile.mkdtemp(prefix=f"{stamp}-", dir=builds))
     try:
-        with EmbeddingCache(index_dir, embedder) as cache:
-            _write_build(folder, seeds_dir, documents, embedder, passage_sentences, cache, reader)
-            cache.prune()
+        earlier = PreviousBuild.of(index_dir)
+        with EmbeddingCache(index_dir, embedder, earlier) as cache:
+            _write_build(folder, seeds_dir, documents, embedder, passage_sentences, cache, reader, earlier)
+            cache.clear()  # the new build holds every vector now
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
@@ -312,7 +462,7 @@ def _names_to_digests(table: dict[object, object]) -> bool:
 
 def check_manifest(manifest: dict[str, Any], seeds_dir: Path, model: str, reader: str = "") -> None:
     """Raise IndexStale when the index was built from other sources, with another model, for another reader ("" for
-    none), or by another format."""
+    none), with other stop words, or by another format."""
     if manifest["format"] != FORMAT:
         raise IndexStale(f"The index was built by another version of kbot (format {manifest['format']}).", FIX)
     if manifest["model"] != model:
@@ -320,6 +470,8 @@ def check_manifest(manifest: dict[str, Any], seeds_dir: Path, model: str, reader
     if manifest.get("reader", "") != reader:
         built_for = manifest.get("reader") or "no reader"
         raise IndexStale(f"The index was built for {built_for!r}, not for {reader or 'no reader'!r}.", FIX)
+    if manifest.get("stopwords", []) != kb_stopwords(seeds_dir):
+        raise IndexStale("The stop words in kb.toml ([lexicon] stopwords) changed since the index was built.", FIX)
     built, now = manifest["sources"], source_hashes(seeds_dir)
     changes = sorted(
         [f"{n} changed" for n in built.keys() & now.keys() if built[n] != now[n]]
@@ -354,9 +506,11 @@ def load_index(index_dir: Path, seeds_dir: Path, model: str, reader: str = "") -
         raise IndexMissing(f"No index has been built in {index_dir} yet.", FIX)
     folder = folder.resolve()
     manifest = _read_manifest(folder)
-    for name, digest in manifest["files"].items():
-        if not (folder / name).is_file() or sha256(folder / name) != digest:
-            raise IndexCorrupt(f"The index file {folder / name} is missing or damaged.", FIX)
+    if not _files_match(folder, manifest["files"]):
+        damaged = [
+            n for n, digest in manifest["files"].items() if not (folder / n).is_file() or sha256(folder / n) != digest
+        ]
+        raise IndexCorrupt(f"The index file {folder / damaged[0]} is missing or damaged.", FIX)
     check_manifest(manifest, seeds_dir, model, reader)
     try:
         entries, rows, passages = _read_corpus(folder / "corpus.jsonl")
@@ -364,16 +518,24 @@ def load_index(index_dir: Path, seeds_dir: Path, model: str, reader: str = "") -
         passage_index = ann.read(folder / "passages.faiss")
         views = {v: np.load(folder / f"{v}.npy", mmap_mode="r") for v in VIEWS}
         view_indexes = {v: ann.read(folder / f"{v}.faiss") for v in VIEWS}
-        pieces = [tuple(p) for p in json.loads((folder / "tokens.json").read_text(encoding="utf-8"))]
+        pieces = json.loads((folder / "tokens.json").read_text(encoding="utf-8"))
+        piece_names, piece_texts = tuple(pieces["pieces"]), np.array(pieces["texts"], dtype=np.int32)
+        piece_ids = np.load(folder / "token_ids.npy", mmap_mode="r")
+        piece_counts = np.load(folder / "token_counts.npy")
         piece_vectors = np.load(folder / "tokens.npy", mmap_mode="r")
         piece_scales = np.load(folder / "token_scales.npy", mmap_mode="r")
         basis = np.load(folder / "token_basis.npy")
-    except (OSError, ValueError, KeyError, TypeError, AttributeError, RuntimeError) as exc:
+        lexical = read_lexical(folder)
+        glossary = Glossary.from_json(json.loads((folder / "glossary.json").read_text(encoding="utf-8")), rows)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, RuntimeError, IndexError) as exc:
         raise IndexCorrupt(f"The index in {folder} cannot be read ({exc}).", FIX) from exc
-    shapes_ok = all(v.shape == (len(rows), manifest["dim"]) for v in views.values()) and len(pieces) == len(rows)
+    shapes_ok = all(v.shape == (len(rows), manifest["dim"]) for v in views.values())
     shapes_ok = shapes_ok and basis.ndim == 2 and basis.shape[0] == manifest["dim"]
-    shapes_ok = shapes_ok and piece_vectors.shape == (sum(map(len, pieces)), basis.shape[1])
+    shapes_ok = shapes_ok and piece_counts.shape == (len(rows),) and len(piece_texts) == len(piece_names)
+    shapes_ok = shapes_ok and piece_ids.shape == (int(piece_counts.sum()),)
+    shapes_ok = shapes_ok and piece_vectors.shape == (len(piece_ids), basis.shape[1])
     shapes_ok = shapes_ok and piece_scales.shape == (len(piece_vectors),)
+    shapes_ok = shapes_ok and lexical.sentences == len(rows)
     quotable = sum(r.quotable for r in rows)
     shapes_ok = shapes_ok and all(i.ntotal == quotable for i in view_indexes.values())
     if passage_index.ntotal != len(passages) or not shapes_ok:
@@ -386,9 +548,14 @@ def load_index(index_dir: Path, seeds_dir: Path, model: str, reader: str = "") -
         passage_index,
         views,
         view_indexes,
-        pieces,
+        piece_names,
+        piece_texts,
+        piece_ids,
+        piece_counts,
         piece_vectors,
         piece_scales,
         basis,
+        lexical,
+        glossary,
         folder,
     )

@@ -16,14 +16,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
-
 from kbot.answer import Abstention
 from kbot.config import HelpLine, Settings
 from kbot.domain import Document, Resource, SourceMeta
-from kbot.errors import CatalogError, InvalidSettings, UnknownKnowledgeBase
-from kbot.folder import CALIBRATION_FILE, SETTINGS_FILE
+from kbot.errors import InvalidSettings, UnknownKnowledgeBase
+from kbot.folder import CALIBRATION_FILE
 from kbot.index import Index, kb_index_dir, load_index
+from kbot.profile import Profile, load_profile
 from kbot.reader import reader_id
 from kbot.retrieval import Retriever
 from kbot.safety import SafetyGate, Verdict, order_help_lines
@@ -35,60 +34,6 @@ _NAME = re.compile(NAME_PATTERN)
 # Used only when a knowledge base has no abstention.toml: what `kbot calibrate` chose for the first knowledge base
 # before word pieces joined retrieval. A starting point, not a calibration: run `kbot calibrate --kb NAME`.
 DEFAULT_ABSTENTION = Abstention(min_dense=0.68, min_coverage=0.53, min_dense_with_coverage=0.25)
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Contact(_Strict):
-    """Where a patient reaches the clinic itself (for what articles cannot answer: appointments, opening hours)."""
-
-    url: str = ""
-    phone: str = ""
-    text: str = ""
-
-
-class Lexicon(_Strict):
-    synonyms: dict[str, str] = Field(default_factory=dict)
-    stopwords: list[str] = Field(default_factory=list)
-
-
-class ReaderUse(_Strict):
-    """kb.toml's [reader]: how much this library trusts the reader, when its own labelled questions show that the
-    reader's defaults (reader.json, chosen on NIH articles) do not suit it. Unset: the reader's defaults."""
-
-    weight: float | None = Field(None, ge=0, le=10)  # 0: retrieval's order, and no reader call for this library
-    depth: int | None = Field(None, ge=1, le=100)
-
-
-class Profile(_Strict):
-    """kb.toml: how the knowledge base presents itself, and its own vocabulary. Every field is optional."""
-
-    title: str = "Ask a question"
-    intro: str = ""
-    starters: list[str] = Field(default_factory=list)
-    notice: str | None = None
-    help_lines: list[HelpLine] | None = Field(None, min_length=1)
-    contact: Contact = Field(default_factory=Contact)
-    attribution: str = ""
-    lexicon: Lexicon = Field(default_factory=Lexicon)
-    reader: ReaderUse = Field(default_factory=ReaderUse)
-
-
-def load_profile(folder: Path) -> Profile:
-    """The knowledge base's kb.toml, checked; the defaults when it has none."""
-    path = folder / SETTINGS_FILE
-    if not path.is_file():
-        return Profile()
-    fix = f"correct {SETTINGS_FILE} (see Knowledge bases in the README)"
-    try:
-        return Profile.model_validate(tomllib.loads(path.read_text(encoding="utf-8")))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise CatalogError(f"{path} is not valid UTF-8 TOML: {exc}.", fix) from exc
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'file'}: {e['msg']}" for e in exc.errors())
-        raise CatalogError(f"{path} has settings kbot cannot use: {problems}.", fix) from exc
 
 
 def configured(settings: Settings) -> dict[str, Path]:
@@ -156,9 +101,7 @@ class KnowledgeBase:
             folder=folder,
             profile=profile,
             index=index,
-            retriever=Retriever(
-                index, settings.top_passages, synonyms=profile.lexicon.synonyms, stopwords=profile.lexicon.stopwords
-            ),
+            retriever=Retriever(index, settings.top_passages, synonyms=profile.lexicon.synonyms),
             abstention=load_abstention(folder, settings),
             safety=SafetyGate.from_file(rules_in(folder)),
             lines=tuple(profile.help_lines or settings.help_lines),

@@ -12,27 +12,20 @@ import difflib
 import math
 import re
 import tomllib
-from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import bm25s
 import numpy as np
-import Stemmer
-from bm25s.stopwords import STOPWORDS_EN_PLUS
 
 from kbot import ann
 from kbot.chunking import QUESTION_KINDS, SentenceRow, situated
 from kbot.embedding import Encoded, unit_rows
 from kbot.index import Index, in_context
-
-_WORD = re.compile(r"[a-z0-9]+(?:['’][a-z]+)?")
-# English stop words and their chat spellings; a knowledge base adds its own in its kb.toml ([lexicon] stopwords).
-STOPWORDS = frozenset(STOPWORDS_EN_PLUS) | {"im", "ive", "dont", "doesnt", "isnt", "whats", "u", "ur"}
+from kbot.lexical import STOPWORDS, Words, plain_words
 
 
 @dataclass(frozen=True)
@@ -95,7 +88,7 @@ class QueryNormalizer:
 
     def __init__(
         self,
-        vocabulary: set[str],
+        vocabulary: Set[str],
         synonyms: dict[str, str] | None = None,
         dictionary: frozenset[str] | None = None,
         fillers: frozenset[str] | None = None,
@@ -118,7 +111,7 @@ class QueryNormalizer:
         return close[0] if close else word
 
     def normalize(self, question: str) -> str:
-        words = _WORD.findall(question.lower().replace("’", "'"))
+        words = plain_words(question)
         # Fillers go before typos are fixed ("kinda" is not a typo of "kind"); a question of fillers only keeps them.
         text = " ".join(self._fix(w) for w in [w for w in words if w not in self.fillers] or words)
         if self._pattern is not None:
@@ -148,7 +141,8 @@ def _lexicon() -> dict[str, Any]:
 
 class Retriever:
     """Hybrid retrieval over one loaded index: candidate sentences are scored on dense and lexical signals.
-    ``synonyms`` and ``stopwords`` are the knowledge base's own, added to the package's general ones."""
+    ``synonyms`` are the knowledge base's own, added to the package's general ones; its own stop words are those its
+    index was built with."""
 
     def __init__(
         self,
@@ -156,44 +150,36 @@ class Retriever:
         top_passages: int = 8,
         weights: Weights | None = None,
         synonyms: Mapping[str, str] | None = None,
-        stopwords: Iterable[str] = (),
         exact_up_to: int = EXACT_UP_TO,
         per_signal: int = CANDIDATES,
     ) -> None:
         self.index = index
         self.exact_up_to, self.per_signal = exact_up_to, per_signal
-        self.stopwords = STOPWORDS | frozenset(w.lower() for w in stopwords)
+        self._words = Words(index.manifest.get("stopwords", ()))
+        self.stopwords = self._words.stopwords
         self.top_passages = top_passages
         self.weights = weights or Weights()
         rows = index.sentences
         self._quotable_ids = np.array([r.id for r in rows if r.quotable], dtype=np.int64)
-        self._stemmer = Stemmer.Stemmer("english")
         titles = {k: d.meta.title for k, d in index.documents.items()}
         self._where = situated(rows, titles)  # each sentence's heading, led by its article's title where shared
-        texts = [f"{where} {r.text}" if r.quotable else r.text for r, where in zip(rows, self._where, strict=True)]
-        tokens = self._words(texts)  # one tokenisation for BM25, coverage and the queries, so their words agree
-        postings: dict[str, list[int]] = {}  # stemmed word -> the sentences that contain it
-        for i, words in enumerate(tokens):
-            for t in set(words):
-                postings.setdefault(t, []).append(i)
-        self._postings = {t: np.array(ids, dtype=np.int64) for t, ids in postings.items()}
-        df = {t: len(ids) for t, ids in postings.items()}
-        self._bm25 = bm25s.BM25()
-        self._bm25.index(tokens, show_progress=False)
+        self._lexical, self._bm25 = index.lexical, index.lexical.bm25  # over lexical_texts, as Words tokenised them
         n = len(rows)
+        df = index.lexical.document_frequencies()
         self._idf = {t: math.log(1 + (n - c + 0.5) / (c + 0.5)) for t, c in df.items()}
         self._unseen_idf = math.log(1 + (n + 0.5) / 0.5)
-        vocabulary = {w for r in rows for w in _WORD.findall(r.text.lower().replace("’", "'"))}
         general = dict(_lexicon()["synonyms"])
-        self.normalizer = QueryNormalizer(vocabulary, {**general, **(synonyms or {})}, stopwords=self.stopwords)
+        self.normalizer = QueryNormalizer(
+            index.lexical.words, {**general, **(synonyms or {})}, stopwords=self.stopwords
+        )
         self._heading_of, self._lead = self._structure(rows)
         self._passage_rows = [np.array(p.sentence_ids, dtype=np.int64) for p in index.passages]
-        self._piece_counts = np.array([len(p) for p in index.pieces], dtype=np.int64)
+        self._piece_counts = np.asarray(index.piece_counts, dtype=np.int64)
         self._piece_starts = np.cumsum(self._piece_counts) - self._piece_counts
         self._pieces, self._piece_scales = index.piece_vectors, index.piece_scales
         self._piece_basis = np.asarray(index.piece_basis)
-        piece_df = Counter(p for pieces in index.pieces for p in set(pieces))
-        self._piece_idf = {p: math.log((n + 1) / (c + 1)) + 1 for p, c in piece_df.items()}
+        piece_idf = np.log((n + 1) / (np.asarray(index.piece_texts, dtype=np.float64) + 1)) + 1
+        self._piece_idf = dict(zip(index.piece_names, piece_idf.tolist(), strict=True))
         self._unseen_piece_idf = math.log(n + 1) + 1
 
     @staticmethod
@@ -222,12 +208,6 @@ class Retriever:
         """The words of ``text`` as the lexical signals count them: lower case, stemmed, stop words left out."""
         return self._words([text])[0]
 
-    def _words(self, texts: Sequence[str]) -> list[list[str]]:
-        return [
-            self._stemmer.stemWords([w for w in _WORD.findall(t.lower().replace("’", "'")) if w not in self.stopwords])
-            for t in texts
-        ]
-
     def _bm25_scores(self, query_tokens: list[str]) -> np.ndarray:
         known = [t for t in query_tokens if t in self._idf]
         if not known:
@@ -241,8 +221,7 @@ class Retriever:
         coverage = np.zeros(len(self.index.sentences), dtype=np.float32)
         weights = self._query_weights(query_tokens)
         for t, w in weights.items():
-            if t in self._postings:
-                coverage[self._postings[t]] += w
+            coverage[self._lexical.holding(t)] += w
         return coverage
 
     def _query_weights(self, query_tokens: list[str]) -> dict[str, float]:

@@ -30,7 +30,8 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from kbot.config import HelpLine, Settings
 from kbot.errors import KbotError
-from kbot.knowledge_base import DEFAULT_KB, Profile, folder_of, load_profile
+from kbot.knowledge_base import DEFAULT_KB, folder_of
+from kbot.profile import Profile, load_profile
 
 log = logging.getLogger(__name__)
 
