@@ -40,7 +40,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results.json"
-INDEX_FILES = ("passages.faiss", "sentences.npy", "context.npy", "window.npy", "tokens.npy")
+INDEX_FILES = (".faiss", ".npy")  # every memory-mapped file of a build (FAISS indexes, views, pieces, BM25)
 
 # ------------------------------------------------------------------------------------------------ questions
 
@@ -142,9 +142,11 @@ def proc_kb(pid: int, field: str) -> int:
 
 
 def smaps_totals(pid: int) -> dict[str, float]:
-    """RSS and PSS in MB, for the whole process and for the memory-mapped index files."""
+    """RSS and PSS in MB, for the whole process and for the memory-mapped index files, and its anonymous memory (its
+    own heap: what a second worker adds, where the mapped index files are shared)."""
     rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
-    total = {k: int(re.search(rf"^{k}:\s+(\d+)", rollup, re.M).group(1)) for k in ("Rss", "Pss")}  # type: ignore[union-attr]
+    fields = ("Rss", "Pss", "Anonymous")
+    total = {k: int(re.search(rf"^{k}:\s+(\d+)", rollup, re.M).group(1)) for k in fields}  # type: ignore[union-attr]
     index = {"Rss": 0, "Pss": 0}
     current = ""
     for line in Path(f"/proc/{pid}/smaps").read_text().splitlines():
@@ -155,6 +157,7 @@ def smaps_totals(pid: int) -> dict[str, float]:
     return {
         "rss_mb": round(total["Rss"] / 1024, 1),
         "pss_mb": round(total["Pss"] / 1024, 1),
+        "anonymous_mb": round(total["Anonymous"] / 1024, 1),
         "index_rss_kb": index["Rss"],
         "index_pss_kb": index["Pss"],
     }
@@ -407,6 +410,7 @@ def main() -> None:
     parser.add_argument(
         "--questions", type=Path, help="a gold file whose answerable questions to ask (default: ketamine)"
     )
+    parser.add_argument("--json", type=Path, default=RESULTS, help=f"where to write the figures [default: {RESULTS}]")
     parser.add_argument("--arg", default="{}", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.index_dir:
@@ -467,7 +471,7 @@ def main() -> None:
     print("in-process figures ...", file=sys.stderr)
     results["in_process"] = run_phase("--phase", "inprocess", "--arg", json.dumps({"plan": plan}), env=server_env())
     results["machine"]["load_avg_at_end"] = os.getloadavg()
-    RESULTS.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    args.json.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     print(report(results))
 
 
@@ -487,13 +491,18 @@ def report(results: dict[str, Any]) -> str:
     lines.append("")
     lines.append(f"cold start (process start to /readyz 200): {results['cold_start_s']} s")
     m1 = results["memory_1_worker"]
-    lines.append(f"peak RSS, 1 worker: {m1['peak_rss_mb'][0]} MB")
+    now = m1["now"][0]
+    lines.append(
+        f"1 worker: peak RSS {m1['peak_rss_mb'][0]} MB; after the load, RSS {now['rss_mb']} MB, of it its own "
+        f"(anonymous) {now.get('anonymous_mb', '?')} MB and mapped index files {now['index_rss_kb'] // 1024} MB"
+    )
     if "memory_2_workers" in results:
         m2 = results["memory_2_workers"]
         lines.append(f"cold start, 2 workers: {results['cold_start_2_workers_s']} s")
         for i, (peak, now) in enumerate(zip(m2["peak_rss_mb"], m2["now"], strict=True)):
             lines.append(
-                f"worker {i + 1}: peak RSS {peak} MB, RSS {now['rss_mb']} MB, PSS {now['pss_mb']} MB; "
+                f"worker {i + 1}: peak RSS {peak} MB, RSS {now['rss_mb']} MB, PSS {now['pss_mb']} MB, "
+                f"anonymous {now.get('anonymous_mb', '?')} MB; "
                 f"index files mapped: RSS {now['index_rss_kb']} kB, PSS {now['index_pss_kb']} kB"
             )
     return "\n".join(lines)
