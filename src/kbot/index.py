@@ -54,7 +54,7 @@ from kbot.domain import Block, BlockKind, Document, Passage, Sentence, SourceMet
 from kbot.embedding import Embedder, Vectors, unit_rows
 from kbot.embedding_cache import EmbeddingCache, Int8Pieces
 from kbot.errors import IndexCorrupt, IndexMissing, IndexStale, IngestRunning
-from kbot.folder import read_source_text, sha256, sha256_all, source_hashes
+from kbot.folder import read_source_text, sha256_all, source_hashes
 from kbot.glossary import Glossary
 from kbot.index_files import save_rows, write_pieces
 from kbot.lexical import BM25_FILES, WORDS_FILE, Lexical, read_lexical, write_lexical
@@ -224,7 +224,7 @@ class PreviousBuild:
             return None
         try:
             manifest = _read_manifest(folder)
-            whole = _files_match(folder, manifest["files"])
+            whole = _first_damaged(folder, manifest["files"]) is None
             return cls(folder, manifest) if whole and manifest["format"] >= 11 else None
         except (IndexCorrupt, OSError, ValueError, KeyError, TypeError):
             return None
@@ -249,10 +249,13 @@ class PreviousBuild:
         return np.asarray(self._pieces[start:end]), np.asarray(self._piece_scales[start:end])
 
 
-def _files_match(folder: Path, digests: dict[str, str]) -> bool:
-    """Whether every file the manifest lists is there with the SHA-256 it recorded."""
-    paths = [folder / name for name in digests]
-    return all(p.is_file() for p in paths) and sha256_all(paths) == list(digests.values())
+def _first_damaged(folder: Path, digests: dict[str, str]) -> str | None:
+    """The first file the manifest lists that is missing or has another SHA-256 than it recorded; None if none is."""
+    missing = [name for name in digests if not (folder / name).is_file()]
+    if missing:
+        return missing[0]
+    found = sha256_all(folder / name for name in digests)
+    return next((name for (name, digest), now in zip(digests.items(), found, strict=True) if now != digest), None)
 
 
 def _mapped(path: Path) -> npt.NDArray[Any]:
@@ -348,7 +351,7 @@ def _read_corpus(path: Path) -> tuple[list[dict[str, Any]], list[SentenceRow], l
         for line in lines:
             ((kind, value),) = json.loads(line).items()
             if kind == "sentence":
-                rows.append(SentenceRow(**{**value, "kind": BlockKind(value["kind"])}))
+                rows.append(_sentence_row(value))
             elif kind == "passage":
                 passages.append(Passage(**{**value, "sentence_ids": tuple(value["sentence_ids"])}))
             elif kind == "document":
@@ -356,6 +359,11 @@ def _read_corpus(path: Path) -> tuple[list[dict[str, Any]], list[SentenceRow], l
             else:
                 raise ValueError(f"a corpus line of an unknown kind, {kind!r}")
     return entries, rows, passages
+
+
+def _sentence_row(value: dict[str, Any]) -> SentenceRow:
+    """A sentence row as corpus.jsonl holds it, read back."""
+    return SentenceRow(**{**value, "kind": BlockKind(value["kind"])})
 
 
 def _read_sentences(path: Path) -> tuple[dict[str, str], list[SentenceRow]]:
@@ -368,7 +376,7 @@ def _read_sentences(path: Path) -> tuple[dict[str, str], list[SentenceRow]]:
         for line in lines:
             if line.startswith('{"sentence": '):
                 value = json.loads(line)["sentence"]
-                rows.append(SentenceRow(**{**value, "kind": BlockKind(value["kind"])}))
+                rows.append(_sentence_row(value))
             elif line.startswith('{"document": {"meta": '):
                 meta, _ = decoder.raw_decode(line, meta_at)  # the article's metadata, written before its blocks
                 titles[meta["id"]] = meta["title"]
@@ -506,11 +514,9 @@ def load_index(index_dir: Path, seeds_dir: Path, model: str, reader: str = "") -
         raise IndexMissing(f"No index has been built in {index_dir} yet.", FIX)
     folder = folder.resolve()
     manifest = _read_manifest(folder)
-    if not _files_match(folder, manifest["files"]):
-        damaged = [
-            n for n, digest in manifest["files"].items() if not (folder / n).is_file() or sha256(folder / n) != digest
-        ]
-        raise IndexCorrupt(f"The index file {folder / damaged[0]} is missing or damaged.", FIX)
+    damaged = _first_damaged(folder, manifest["files"])
+    if damaged is not None:
+        raise IndexCorrupt(f"The index file {folder / damaged} is missing or damaged.", FIX)
     check_manifest(manifest, seeds_dir, model, reader)
     try:
         entries, rows, passages = _read_corpus(folder / "corpus.jsonl")
