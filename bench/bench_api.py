@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/bench_api.py             # everything (about 3 minutes); writes bench/results.json
     .venv/bin/python bench/bench_api.py --quick     # fewer requests, no --workers 2 run
+    .venv/bin/python bench/bench_api.py --quick --workers 2   # the series against two workers (kbot serve --workers 2)
     KBOT_SEEDS_DIR=kbs/nih .venv/bin/python bench/bench_api.py --quick --index-dir /tmp/full/index \
         --questions eval/nih/dev.jsonl               # another library, served as the default one, its questions
 
@@ -9,8 +10,8 @@ What it does, each step in its own process so that the figures are not mixed up:
 
 1. builds the real index (all-MiniLM-L6-v2) where ``kbot serve`` reads it (``index/``, or ``--index-dir``) unless it
    is there and up to date;
-2. starts the server (``python -m kbot.api.server``, what ``kbot serve`` runs) on 127.0.0.1 and times process start
-   to the first 200 from /readyz (cold start);
+2. starts the server (``python -m kbot.api.server``, what ``kbot serve`` runs, with ``--workers``: 1 unless told) on
+   127.0.0.1 and times process start to the first 200 from /readyz (cold start);
 3. drives it from a second process (asyncio + httpx, keep-alive connections, closed loop) at concurrency 1, 8 and
    32: distinct questions never asked before (each a fresh paraphrase, so the answer cache cannot help), then at
    concurrency 32 a clinic-like mix where most questions repeat;
@@ -404,6 +405,7 @@ class Server:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer requests and no --workers 2 run")
+    parser.add_argument("--workers", type=int, default=1, help="worker processes of the server the series runs on")
     parser.add_argument("--phase", choices=["build", "load", "inprocess"], help=argparse.SUPPRESS)
     parser.add_argument("--client", choices=["raw", "httpx"], default="raw", help="load client (default: raw)")
     parser.add_argument("--index-dir", type=Path, help="index folder [default: the one kbot serve uses]")
@@ -442,8 +444,9 @@ def main() -> None:
     run_phase("--phase", "build")
     results: dict[str, Any] = {"machine": {"cpus": os.cpu_count(), "load_avg_at_start": os.getloadavg()}}
 
-    print("starting the server (1 worker) ...", file=sys.stderr)
-    server = Server(workers=1)
+    print(f"starting the server ({args.workers} worker(s)) ...", file=sys.stderr)
+    server = Server(workers=args.workers)
+    results["workers"] = args.workers
     results["cold_start_s"] = server.cold_start_s
 
     def load(url: str, workload: str, concurrency: int, count: int, offset: int, rate: float = 0) -> dict[str, Any]:
@@ -457,10 +460,10 @@ def main() -> None:
         results["http"][step["name"]] = load(
             server.url, step["workload"], step["concurrency"], step["requests"], step["offset"], step["rate"]
         )
-    results["memory_1_worker"] = server.memory()
+    results["memory_1_worker" if args.workers == 1 else f"memory_{args.workers}_workers"] = server.memory()
     server.stop()
 
-    if not args.quick:
+    if not args.quick and args.workers == 1:
         print("starting the server with --workers 2 ...", file=sys.stderr)
         server = Server(workers=2)
         results["cold_start_2_workers_s"] = server.cold_start_s
@@ -489,17 +492,19 @@ def report(results: dict[str, Any]) -> str:
             f"{h['rps']} | {inproc} |"
         )
     lines.append("")
-    lines.append(f"cold start (process start to /readyz 200): {results['cold_start_s']} s")
-    m1 = results["memory_1_worker"]
-    now = m1["now"][0]
-    lines.append(
-        f"1 worker: peak RSS {m1['peak_rss_mb'][0]} MB; after the load, RSS {now['rss_mb']} MB, of it its own "
-        f"(anonymous) {now.get('anonymous_mb', '?')} MB and mapped index files {now['index_rss_kb'] // 1024} MB"
-    )
-    if "memory_2_workers" in results:
-        m2 = results["memory_2_workers"]
+    workers = results.get("workers", 1)
+    lines.append(f"cold start (process start to /readyz 200, {workers} worker(s)): {results['cold_start_s']} s")
+    if "memory_1_worker" in results:
+        m1 = results["memory_1_worker"]
+        now = m1["now"][0]
+        lines.append(
+            f"1 worker: peak RSS {m1['peak_rss_mb'][0]} MB; after the load, RSS {now['rss_mb']} MB, of it its own "
+            f"(anonymous) {now.get('anonymous_mb', '?')} MB and mapped index files {now['index_rss_kb'] // 1024} MB"
+        )
+    if "cold_start_2_workers_s" in results:
         lines.append(f"cold start, 2 workers: {results['cold_start_2_workers_s']} s")
-        for i, (peak, now) in enumerate(zip(m2["peak_rss_mb"], m2["now"], strict=True)):
+    for key in [k for k in results if k.startswith("memory_") and k != "memory_1_worker"]:
+        for i, (peak, now) in enumerate(zip(results[key]["peak_rss_mb"], results[key]["now"], strict=True)):
             lines.append(
                 f"worker {i + 1}: peak RSS {peak} MB, RSS {now['rss_mb']} MB, PSS {now['pss_mb']} MB, "
                 f"anonymous {now.get('anonymous_mb', '?')} MB; "

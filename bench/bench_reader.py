@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> None:
     questions = [i.question for i in items]
     plain.ask_batch(questions[:32], [args.kb] * 32)  # warm up retrieval
     before = rss_mb()  # a second copy of the reader, loaded and read with, is what one adds to a worker
-    reader = Reader(settings.reader_dir, settings.bf16).load()
+    reader = Reader(settings.reader_dir, settings.bf16, settings.reader_int8).load()
     read = dataclasses.replace(plain, reader=reader)
     read.ask_batch(questions[:32], [args.kb] * 32)  # warm up the reader at the batch size used below
     extra = rss_mb() - before

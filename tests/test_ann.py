@@ -45,6 +45,13 @@ def test_a_large_index_is_an_inverted_file_that_finds_the_nearest_rows(tmp_path:
     assert np.mean(recalls) >= 0.95
 
 
+def test_a_build_is_searched_with_todays_nprobe_whatever_it_stored(tmp_path: Path) -> None:
+    built = ann.build(_clustered(ann.IVF_FROM + 1_000), np.arange(ann.IVF_FROM + 1_000, dtype=np.int64))
+    built.nprobe = 2 * ann.NPROBE  # as an earlier kbot wrote its indexes
+    ann.write(built, tmp_path / "v.faiss")
+    assert ann.read(tmp_path / "v.faiss").nprobe == ann.NPROBE
+
+
 @pytest.mark.parametrize("n", [0, 3])
 def test_tiny_and_empty_indexes_answer_what_they_hold(tmp_path: Path, n: int) -> None:
     vectors = _clustered(max(n, 1))[:n]

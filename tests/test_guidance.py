@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
 import pytest
 
 from kbot.chunking import SentenceRow
 from kbot.domain import BlockKind, Quote, Status
 from kbot.glossary import Glossary
+from kbot.guidance import _ranked_questions
 from kbot.logistics import LogisticsRules
 from kbot.phrasing import lower_words, sentence_case
 from kbot.profile import Contact
@@ -86,6 +88,17 @@ def test_an_answer_offers_follow_ups_that_are_not_the_question_itself(fake_servi
     assert 1 <= len(answer.follow_ups) <= 3
     assert all(f.endswith("?") for f in answer.follow_ups)
     assert "is ketamine addictive?" not in [f.lower() for f in answer.follow_ups]
+
+
+def test_questions_come_closest_first_when_only_the_first_few_are_sorted(fake_service: KbotService) -> None:
+    base = fake_service.kb()
+    vector = fake_service.embedder.embed(["Is ketamine addictive?"])[0]
+    vectors = np.asarray(base.index.sentence_vectors)
+    everything = list(_ranked_questions(base, vector, first=10**6))  # one full sort
+    few_first = list(_ranked_questions(base, vector, first=2))
+    assert len(everything) > 2 and sorted(r.id for r in few_first) == sorted(r.id for r in everything)
+    closeness = [float(vectors[r.id] @ vector) for r in few_first]
+    assert closeness == sorted(closeness, reverse=True)
 
 
 @pytest.mark.parametrize(

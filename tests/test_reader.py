@@ -56,6 +56,22 @@ def test_the_reader_tells_the_answering_sentence_from_one_on_another_aspect(read
     assert reader.logits("anything", []).shape == (0,)
 
 
+@pytest.mark.model
+def test_an_int8_reader_ranks_as_the_shipped_one_does(reader: Reader) -> None:
+    quantised = Reader(int8=True).load()
+    assert Reader(int8=False).int8 is False and Settings(reader_int8=True).reader_int8
+    question = "what causes gout"
+    passages = [
+        "Gout: Causes. Gout is caused by too much uric acid in the blood, which forms crystals in a joint.",
+        "Gout: Treatment. Doctors treat gout attacks with anti-inflammatory medicines and rest.",
+        "Gout: Symptoms. A gout attack brings sudden pain, swelling and redness in a joint, often the big toe.",
+        "Gout: Outlook. With treatment, most people with gout can control their symptoms.",
+    ]
+    exact, approx = reader.logits(question, passages), quantised.logits(question, passages)
+    assert list(np.argsort(-approx)) == list(np.argsort(-exact)), (exact, approx)
+    assert np.max(np.abs(approx - exact)) < 0.5 * (exact.max() - exact.min())
+
+
 def _candidate(i: int, score: float) -> Candidate:
     row = SentenceRow(i, "a", i, BlockKind.PARAGRAPH, "", 0, 0, f"sentence {i}")
     return Candidate(row, score, score, 0.0, 0.0, 0.0)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
+import random
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -12,7 +14,7 @@ import pytest
 from kbot.embedding import Embedder, FakeEmbedder
 from kbot.index import Index, load_index
 from kbot.profile import load_profile
-from kbot.retrieval import PIECE_POOL, QueryNormalizer, Retrieval, Retriever
+from kbot.retrieval import PIECE_POOL, QueryNormalizer, Retrieval, Retriever, Spellings
 
 if TYPE_CHECKING:
     from kbot.service import KbotService
@@ -95,6 +97,24 @@ def test_normalizer_with_explicit_tables() -> None:
     n = QueryNormalizer({"ketamine", "opioid", "receptor"}, synonyms={"opiate": "opioid"}, dictionary=frozenset())
     assert n.normalize("Ketamne and the receptr, an opiate?") == "ketamine and the receptor an opioid"
     assert n.normalize("") == ""
+
+
+def test_spellings_find_the_word_difflib_would_among_every_word() -> None:
+    rng = random.Random(3)
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    words = {"".join(rng.choices(letters[:8], k=rng.randint(4, 12))) for _ in range(3000)}
+    words |= {"anæsthesia", "café-au-lait"}
+    spellings = Spellings(words)
+    asked = ["anaesthesia", "cafe-au-lait", "zzzzzz", "abcdefghijklmnop"]
+    for word in rng.sample(sorted(words), 150):  # a letter dropped, added or changed
+        at = rng.randrange(len(word))
+        asked.append(rng.choice([word[:at] + word[at + 1 :], word[:at] + rng.choice(letters) + word[at:]]))
+        asked.append(word[:at] + rng.choice(letters) + word[at + 1 :])
+    every = sorted(words)
+    expected = [(difflib.get_close_matches(w, every, n=1, cutoff=0.84) or [None])[0] for w in asked]
+    assert [spellings.closest(w) for w in asked] == expected
+    assert sum(e is not None for e in expected) > 200 and expected[:3] == ["anæsthesia", "café-au-lait", None]
+    assert Spellings([]).closest("anything") is None
 
 
 def test_fillers_are_dropped_before_typos_are_fixed() -> None:

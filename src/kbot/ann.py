@@ -22,7 +22,10 @@ import numpy.typing as npt
 from kbot.embedding import Vectors
 
 IVF_FROM = 20_000
-NPROBE = 32  # of about 2 * sqrt(n) clusters: at 200,000 sentences, 32 of 894, about 4% of the vectors
+# Clusters searched, of about 2 * sqrt(n): at the full NIH library's 279,070 sentences 16 of 1,056, 1.5% of the vectors.
+# Chosen there on NIH dev's questions (602, every fifth; the reader on): support@1 / @3 0.713 / 0.827 at 32, 0.713 /
+# 0.824 at 16, 0.718 / 0.826 at 8 (the lexical signals propose candidates too), and 16 saves 8 ms a question over 32.
+NPROBE = 16
 _TRAIN_PER_CLUSTER = 40  # k-means needs about this many points per centroid; more only costs time
 _ADD_CHUNK = 50_000  # rows read from the memory-mapped view at a time
 REUSE_WITHIN = 0.1  # a share of the rows the replaced index held
@@ -58,7 +61,11 @@ def write(index: Any, path: Path) -> None:
 
 
 def read(path: Path) -> Any:
-    return faiss.read_index(str(path), faiss.IO_FLAG_MMAP)
+    """A built index, memory-mapped, searching ``NPROBE`` clusters whatever the build stored."""
+    index = faiss.read_index(str(path), faiss.IO_FLAG_MMAP)
+    if isinstance(index, faiss.IndexIVF):
+        index.nprobe = NPROBE
+    return index
 
 
 def read_whole(path: Path) -> Any:

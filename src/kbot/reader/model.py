@@ -11,6 +11,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
@@ -28,6 +29,9 @@ from kbot.retrieval import Candidate
 
 WEIGHTS_FILE = "model.safetensors"
 SETTINGS_FILE = "reader.json"  # name, max_length, and how its score joins retrieval's (chosen on dev)
+# Pairs per forward pass. predict() sorts the pairs by length, and each pass pads to its longest: eight questions'
+# 80 pairs took 49 ms a question in one pass, 32 in passes of 16, on the full NIH library's candidates (bf16, 2 cores).
+BATCH = 16
 
 
 def packaged_reader_dir() -> Path:
@@ -66,10 +70,13 @@ class Reader:
     """Scores (question, passage) pairs with the shipped cross-encoder. ``passage`` is the sentence under its heading,
     as the index's context view writes it ("Acromegaly: Symptoms. The signs are ...")."""
 
-    def __init__(self, folder: Path | None = None, bf16: bool | None = None) -> None:
-        """``bf16``: score in bfloat16 (kbot.embedding.precision; about 1.9x faster where the CPU has it natively)."""
+    def __init__(self, folder: Path | None = None, bf16: bool | None = None, int8: bool = False) -> None:
+        """``bf16``: score in bfloat16 (kbot.embedding.precision; about 1.9x faster where the CPU has it natively).
+        ``int8``: quantise its linear layers to int8 when loading them (torch's quantize_dynamic), and score in
+        float32 around them; KBOT_READER_INT8 says why it is not the default."""
         self.folder = folder or packaged_reader_dir()
         self._bf16 = bf16
+        self.int8 = int8
         if not (self.folder / SETTINGS_FILE).is_file() or not (self.folder / WEIGHTS_FILE).is_file():
             raise InvalidSettings(
                 f"No reader in {self.folder} (it needs {WEIGHTS_FILE} and {SETTINGS_FILE}).",
@@ -99,6 +106,11 @@ class Reader:
             model_kwargs={"dtype": torch.float32},  # stored as fp16 to halve the file; fp32 is faster on CPUs
         )
         model.model.eval()
+        if self.int8:
+            with warnings.catch_warnings():  # torch.ao.quantization is deprecated for torchao, which we do not ship
+                warnings.simplefilter("ignore")
+                quantise = torch.ao.quantization.quantize_dynamic
+                quantise(model, {torch.nn.Linear}, dtype=torch.qint8, inplace=True)  # type: ignore[no-untyped-call]
         return model
 
     def load(self) -> Reader:
@@ -116,8 +128,10 @@ class Reader:
     def _logits(self, pairs: Sequence[tuple[str, str]]) -> np.ndarray:
         if not pairs:
             return np.zeros(0, dtype=np.float32)
-        with precision(self._bf16):
-            scores = self._model.predict(list(pairs), batch_size=64, show_progress_bar=False, activation_fn=_identity())
+        with precision(False if self.int8 else self._bf16):  # int8 layers take float32 in
+            scores = self._model.predict(
+                list(pairs), batch_size=BATCH, show_progress_bar=False, activation_fn=_identity()
+            )
         return np.asarray(scores, dtype=np.float32).reshape(-1)
 
     def _probabilities(self, pairs: Sequence[tuple[str, str]]) -> np.ndarray:
