@@ -44,17 +44,18 @@ HELD_OUT = ("gold.jsonl", "test.jsonl")
 
 
 def memoised_reader(reader: Reader) -> Reader:
-    """The reader with each (question, passage) scored once, however many settings are tried."""
+    """The reader with each (question, passage) scored once, however many settings are tried. (It wraps the one
+    method every scoring path calls: wrapping ``logits`` alone left ``rerank_batch`` reading every pair again.)"""
     seen: dict[tuple[str, str], float] = {}
-    logits = reader.logits
+    logits = reader._logits
 
-    def cached(question: str, passages: Sequence[str]) -> np.ndarray:
-        missing = [p for p in dict.fromkeys(passages) if (question, p) not in seen]
-        for p, value in zip(missing, logits(question, missing), strict=True):
-            seen[(question, p)] = float(value)
-        return np.array([seen[(question, p)] for p in passages], dtype=np.float32)
+    def cached(pairs: Sequence[tuple[str, str]]) -> np.ndarray:
+        missing = [p for p in dict.fromkeys(pairs) if p not in seen]
+        for p, value in zip(missing, logits(missing), strict=True):
+            seen[p] = float(value)
+        return np.array([seen[p] for p in pairs], dtype=np.float32)
 
-    reader.logits = cached  # type: ignore[method-assign]
+    reader._logits = cached  # type: ignore[method-assign]
     return reader
 
 
