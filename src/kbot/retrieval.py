@@ -130,13 +130,19 @@ class Spellings:
         self.words = sorted(set(words))
         self.cutoff = cutoff
         self._lengths = np.array([len(w) for w in self.words], dtype=np.int64)
-        self._letters = np.stack([self._count(w) for w in self.words]) if self.words else np.zeros((0, self._BINS))
+        cells = np.repeat(np.arange(len(self.words)), self._lengths) * self._BINS + self._bins("".join(self.words))
+        counts = np.bincount(cells, minlength=len(self.words) * self._BINS)  # each word's count of each letter
+        self._letters = counts.reshape(len(self.words), self._BINS).astype(np.int16)
+
+    @classmethod
+    def _bins(cls, text: str) -> np.ndarray:
+        bins = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32).astype(np.int64) - ord("a")
+        bins[(bins < 0) | (bins >= cls._BINS - 1)] = cls._BINS - 1
+        return bins
 
     @classmethod
     def _count(cls, word: str) -> np.ndarray:
-        bins = np.frombuffer(word.encode("utf-32-le"), dtype=np.uint32).astype(np.int64) - ord("a")
-        bins[(bins < 0) | (bins >= cls._BINS - 1)] = cls._BINS - 1
-        return np.bincount(bins, minlength=cls._BINS).astype(np.int16)
+        return np.bincount(cls._bins(word), minlength=cls._BINS).astype(np.int16)
 
     def closest(self, word: str) -> str | None:
         """The closest word by difflib's ratio, if any reaches ``cutoff``."""
