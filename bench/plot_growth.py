@@ -36,8 +36,8 @@ def figures(name: str) -> dict[str, float]:
         found["serve: ready (s)"] = served["cold_start_s"]
         found["/v1/ask c=1 p50 (ms)"] = served["http"]["unseen c=1"]["p50_ms"]
         found["/v1/ask c=8 (answers/s)"] = served["http"]["unseen c=8"]["rps"]
-        memory = next(v for k, v in served.items() if k.startswith("memory_"))  # the series' server
-        found["worker's own memory (GB)"] = memory["now"][0].get("anonymous_mb", 0) / 1024
+        memory = next(v for k, v in served.items() if k.startswith("memory_"))  # the series' server's processes
+        found["worker's own memory (GB)"] = max(p.get("anonymous_mb", 0) for p in memory["now"]) / 1024
     return found
 
 

@@ -4,6 +4,7 @@ glossary terms, suggestions in sentence case, and the readability grade that bre
 from __future__ import annotations
 
 import dataclasses
+import itertools
 
 import numpy as np
 import pytest
@@ -98,7 +99,7 @@ def test_questions_come_closest_first_when_only_the_first_few_are_sorted(fake_se
     few_first = list(_ranked_questions(base, vector, first=2))
     assert len(everything) > 2 and sorted(r.id for r in few_first) == sorted(r.id for r in everything)
     closeness = [float(vectors[r.id] @ vector) for r in few_first]
-    assert closeness == sorted(closeness, reverse=True)
+    assert all(a >= b - 1e-6 for a, b in itertools.pairwise(closeness))  # sums in another order
 
 
 @pytest.mark.parametrize(
