@@ -221,6 +221,55 @@ def test_questions_and_comments_are_deleted_after_the_retention(
     assert comments == {"old": None, "new": "a comment"}  # the vote stays, its words go
 
 
+def test_queued_answers_share_a_transaction_and_a_bad_one_loses_only_itself(
+    make_settings: Callable[..., Settings], fake_service: KbotService, database_url: str
+) -> None:
+    import dataclasses
+    import threading
+
+    from sqlalchemy import event
+
+    from kbot.store import Store
+    from kbot.store.records import Vote
+
+    store = Store(make_settings(database_url=database_url))
+    assert store.open()
+    assert store.engine is not None
+    commits: list[int] = []
+    event.listen(store.engine, "commit", lambda _connection: commits.append(1))
+    try:
+        answered = fake_service.ask(ANSWERED)
+        answers = [dataclasses.replace(answered, answer_id=f"a{i:03d}") for i in range(60)]
+
+        def queued(write: Callable[[], Any]) -> None:
+            release = threading.Event()
+            store.submit(lambda _session: release.wait(10))  # the writer is busy: what follows queues behind it
+            write()
+            commits.clear()
+            release.set()
+            store.flush()
+
+        queued(lambda: [store.record(answer, "default") for answer in answers[:30]])
+        assert len(commits) == 1  # the 30 records in one transaction (the jobs around them use no connection)
+        voted: list[Any] = []
+        queued(
+            lambda: [
+                *(store.record(answer, "default") for answer in answers[30:45]),
+                store.record(answers[7], "default"),  # the same id again: it cannot be written
+                voted.append(store.vote(Vote("a040", helpful=True))),  # queued after its answer, written after it
+                *(store.record(answer, "default") for answer in answers[45:]),
+            ]
+        )
+        voted[0].result(timeout=10)
+        assert store.failures == 1  # the duplicate, and nothing else: its group was written again one by one
+    finally:
+        store.close()
+    with session(database_url) as db:
+        assert sorted(db.scalars(select(AnswerRow.id))) == [a.answer_id for a in answers]
+        assert db.scalar(select(text("count(*)")).select_from(QuoteRow)) == 60 * len(answered.quotes)
+        assert [row.answer_id for row in db.scalars(select(FeedbackRow))] == ["a040"]
+
+
 @SQLITE_ONLY
 def test_a_database_that_cannot_be_used_never_fails_an_answer(make_client: Callable[..., Any], tmp_path: Path) -> None:
     blocked = tmp_path / "not-a-folder"

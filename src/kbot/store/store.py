@@ -16,7 +16,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import Future
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -31,6 +31,7 @@ from kbot.store.scrub import scrub
 log = logging.getLogger("kbot.store")
 T = TypeVar("T")
 QUEUE_SIZE = 10_000  # writes waiting; beyond it they are dropped (and counted), never waited for
+GROUP_MAX = 256  # answer records written in one transaction (SQLite: 0.9 ms of CPU a record one by one, 0.4-0.6 so)
 PURGE_EVERY_S = 3600.0
 PENDING_MAX = 10_000
 UNAVAILABLE = "Feedback cannot be saved right now; please try again later"
@@ -46,7 +47,7 @@ class Store:
         self.dropped = 0  # writes not even attempted: the queue was full or the database never opened
         self.ready = False
         self._sessions: sessionmaker[Session] | None = None
-        self._jobs: queue.Queue[tuple[Callable[[Session], Any], Future[Any]] | None] = queue.Queue(QUEUE_SIZE)
+        self._jobs: queue.Queue[_Job | None] = queue.Queue(QUEUE_SIZE)
         self._pending: OrderedDict[str, tuple[str, float]] = OrderedDict()  # answer id -> scrubbed question, expiry
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -93,7 +94,7 @@ class Store:
             record = records.AnswerRecord.of(answer, kb, keep_question=keep)
             if keep and answer.status in (Status.ANSWERED, Status.DECLINED):
                 self._remember(answer.answer_id, scrub(answer.question))
-            self.submit(lambda session: records.write_answer(session, record))
+            self.submit(lambda session: records.write_answer(session, record), grouped=True)
         except Exception:
             log.exception("recording an answer failed")
             self.failures += 1
@@ -108,14 +109,16 @@ class Store:
             lambda session: records.write_vote(session, vote, window=self.window, question=question, now=now)
         )
 
-    def submit(self, job: Callable[[Session], T]) -> Future[T]:
+    def submit(self, job: Callable[[Session], T], *, grouped: bool = False) -> Future[T]:
+        """Queue ``job``. ``grouped``: it never raises on purpose (an answer's record), so that it may share one
+        transaction with the records queued beside it."""
         future: Future[T] = Future()
         if not self.ready:
             self.dropped += 1
             future.set_exception(FeedbackRefused("store_unavailable", UNAVAILABLE))
             return future
         try:
-            self._jobs.put_nowait((job, future))
+            self._jobs.put_nowait(_Job(job, future, grouped))
         except queue.Full:
             self.dropped += 1
             future.set_exception(FeedbackRefused("store_unavailable", UNAVAILABLE))
@@ -134,13 +137,43 @@ class Store:
         while True:
             self._purge_when_due()
             try:
-                item = self._jobs.get(timeout=PURGE_EVERY_S)
+                items = [self._jobs.get(timeout=PURGE_EVERY_S)]
             except queue.Empty:
                 continue
-            if item is None:
-                return
-            job, future = item
-            self._execute(job, future)
+            while len(items) < GROUP_MAX:  # what else is queued, written in order
+                try:
+                    items.append(self._jobs.get_nowait())
+                except queue.Empty:
+                    break
+            group: list[_Job] = []
+            for item in items:
+                if item is not None and item.grouped:
+                    group.append(item)
+                    continue
+                self._write_group(group)
+                group = []
+                if item is None:
+                    return
+                self._execute(item.job, item.future)
+            self._write_group(group)
+
+    def _write_group(self, group: list[_Job]) -> None:
+        """Answer records in one transaction; if it fails, each alone, so that one bad record loses only itself."""
+        if len(group) <= 1:
+            for item in group:
+                self._execute(item.job, item.future)
+            return
+        assert self._sessions is not None
+        try:
+            with self._sessions.begin() as session:
+                results = [item.job(session) for item in group]
+        except Exception:
+            log.debug("a group of %d records failed, writing them one by one", len(group), exc_info=True)
+            for item in group:
+                self._execute(item.job, item.future)
+            return
+        for item, result in zip(group, results, strict=True):
+            item.future.set_result(result)
 
     def _execute(self, job: Callable[[Session], Any], future: Future[Any]) -> None:
         assert self._sessions is not None
@@ -175,3 +208,9 @@ class Store:
         with self._lock:
             text, expiry = self._pending.pop(answer_id, ("", 0.0))
         return text if text and expiry > time.monotonic() else None
+
+
+class _Job(NamedTuple):
+    job: Callable[[Session], Any]
+    future: Future[Any]
+    grouped: bool = False
