@@ -114,6 +114,57 @@ def test_a_batch_never_exceeds_batch_max() -> None:
     assert sum(len(c) for c in recorder.calls) == 10
 
 
+def test_lanes_answer_batches_at_once_each_with_its_share_of_the_cores() -> None:
+    both = threading.Barrier(2, timeout=5)  # passes only when two batches are being answered at the same time
+    threads: list[tuple[str, int]] = []
+
+    def ask_batch(questions: Sequence[str], kbs: Sequence[str]) -> list[Answer]:
+        if len(questions) > 1:
+            both.wait()
+        return [answer(q) for q in questions]
+
+    def share(busy: int) -> None:
+        threads.append((threading.current_thread().name, busy))
+
+    async def scenario() -> None:
+        batcher = MicroBatcher(ask_batch, max_batch=32, wait_ms=0, lanes=2, threads=share)
+        batcher.start()
+        try:
+            lone = await batcher.submit("alone", "default")
+            together = await asyncio.gather(*(batcher.submit(f"q{i}", "default") for i in range(8)))
+            again = await batcher.submit("alone again", "default")
+        finally:
+            await batcher.stop()
+        assert lone.question == "alone" and again.question == "alone again"
+        assert [a.question for a in together] == [f"q{i}" for i in range(8)]
+
+    run(scenario())
+    lone, *pair, again = threads
+    assert lone == ("kbot-model-0_0", 1) and again == lone  # a lone question: the first lane, every core
+    assert sorted(pair) == [("kbot-model-0_0", 2), ("kbot-model-1_0", 2)]  # 8 questions: 4 in each lane, half each
+
+
+def test_share_cores_gives_each_busy_lane_its_share() -> None:
+    torch = pytest.importorskip("torch")
+    from kbot.api.batching import share_cores
+
+    before = torch.get_num_threads()
+    seen = []
+
+    def lane(busy: int) -> None:  # torch's thread count is the calling thread's own
+        share_cores(4)(busy)
+        seen.append(torch.get_num_threads())
+
+    try:
+        for busy in (1, 2, 3, 8):
+            worker = threading.Thread(target=lane, args=(busy,))
+            worker.start()
+            worker.join()
+    finally:
+        torch.set_num_threads(before)
+    assert seen == [4, 2, 1, 1]
+
+
 def test_a_lone_question_is_not_held_for_the_batch_window() -> None:
     batcher = MicroBatcher(Recorder(), max_batch=32, wait_ms=60_000)  # a window far longer than run()'s timeout
     assert run(_ask_all(batcher, ["alone"]))[0].question == "alone"  # type: ignore[union-attr]

@@ -139,6 +139,9 @@ class Settings(BaseSettings):
     cache_size: int = Field(1024, description="Answers to repeated questions kept in memory")
     batch_wait_ms: float = Field(2.0, description="How long a question waits for others to share one model call")
     batch_max: int = Field(32, description="Most questions encoded in one model call")
+    batch_lanes: int = Field(
+        0, ge=0, description="Batches a worker answers at once, each on its share of the cores (0: one per core)"
+    )
     reload_interval: float = Field(
         2.0, gt=0, description="Seconds between checks for a rebuilt index, served without a restart"
     )

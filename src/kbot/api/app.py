@@ -28,7 +28,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from kbot import __version__
 from kbot.api import schemas as s
-from kbot.api.batching import CachedAsker, MicroBatcher
+from kbot.api.batching import CachedAsker, MicroBatcher, share_cores, worker_cores
 from kbot.api.headers import SecurityHeaders
 from kbot.api.middleware import BodySizeLimit, RequestContext, error_body
 from kbot.api.security import (
@@ -94,8 +94,14 @@ class Runtime:
     store: "Store | None" = None  # answers' records and feedback; opened by the lifespan
 
     def start(self, service: "KbotService") -> None:
+        cores = worker_cores()
+        lanes = self.settings.batch_lanes or cores
         batcher = MicroBatcher(
-            service.ask_batch, max_batch=self.settings.batch_max, wait_ms=self.settings.batch_wait_ms
+            service.ask_batch,
+            max_batch=self.settings.batch_max,
+            wait_ms=self.settings.batch_wait_ms,
+            lanes=lanes,
+            threads=share_cores(cores) if lanes > 1 else None,
         )
         batcher.start()
         self.asker = CachedAsker(batcher, self.settings.cache_size, self.shared.cache if self.shared else None)

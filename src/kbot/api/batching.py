@@ -2,8 +2,10 @@
 
 Encoding one question costs about as much as encoding several together, so questions that arrive together are
 collected into one ``ask_batch`` call, run in a worker thread (the model releases the GIL, so the event loop keeps
-serving). A caller who repeats a question is answered from a bounded LRU cache, and a question they are already
-waiting for is not encoded twice; neither is shared between callers (see ``CachedAsker``).
+serving). Under load, ``lanes`` batches run at once, each on its share of the cores: the models' small matrix
+products keep one core busy far better than two, and a batch's retrieval and quoting run on one core anyway. A caller
+who repeats a question is answered from a bounded LRU cache, and a question they are already waiting for is not
+encoded twice; neither is shared between callers (see ``CachedAsker``).
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import os
+import sys
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -65,36 +69,59 @@ _Item = tuple[str, str, "asyncio.Future[Answer]"]  # the question, its knowledge
 class MicroBatcher:
     """Collects questions from concurrent requests and answers them with one ``ask_batch`` call per batch.
 
-    A batch is whatever is queued when the model is free, topped up for at most ``wait_ms`` while other requests are
-    arriving too (a lone question at low load is never held back), and never more than ``max_batch`` questions.
+    A batch is whatever is queued when a lane is free, topped up for at most ``wait_ms`` while other requests are
+    arriving too (a lone question at low load is never held back), and never more than ``max_batch`` questions, nor
+    more than its share of the queue when other lanes are free too. ``threads(busy)`` is called in a lane's thread
+    before each batch with the number of lanes then busy (this one included), to give it its share of the cores.
     """
 
-    def __init__(self, ask_batch: AskBatch, *, max_batch: int, wait_ms: float) -> None:
+    def __init__(
+        self,
+        ask_batch: AskBatch,
+        *,
+        max_batch: int,
+        wait_ms: float,
+        lanes: int = 1,
+        threads: Callable[[int], None] | None = None,
+    ) -> None:
         self._ask_batch = ask_batch
         self._max = max(1, max_batch)
         self._wait = max(0.0, wait_ms) / 1000.0
+        self._lanes = max(1, lanes)
+        self._threads = threads
         self._queue: asyncio.Queue[_Item] = asyncio.Queue()
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kbot-model")
+        # A thread per lane, and the first free lane first: a lone question always runs in the same thread (thread
+        # pools of the model's own are kept per calling thread).
+        self._executors = [ThreadPoolExecutor(1, thread_name_prefix=f"kbot-model-{i}") for i in range(self._lanes)]
         self._task: asyncio.Task[None] | None = None
+        self._idle: asyncio.PriorityQueue[int] | None = None  # the lanes free to take a batch
+        self._running: set[asyncio.Task[None]] = set()
+        self._busy = 0
         self._last_size = 1
         self.batches = 0  # counters, for tests and the benchmark
         self.questions = 0
 
     def start(self) -> None:
         if self._task is None:
+            self._idle = asyncio.PriorityQueue()
+            for lane in range(self._lanes):
+                self._idle.put_nowait(lane)
             self._task = asyncio.get_running_loop().create_task(self._run(), name="kbot-batcher")
 
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
+            for task in list(self._running):
+                task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+                await asyncio.gather(self._task, *self._running, return_exceptions=True)
             self._task = None
         while not self._queue.empty():
             *_, future = self._queue.get_nowait()
             if not future.done():
                 future.set_exception(RuntimeError("kbot is shutting down"))
-        self._executor.shutdown(wait=False)
+        for executor in self._executors:
+            executor.shutdown(wait=False)
 
     def submit(self, question: str, kb: str) -> asyncio.Future[Answer]:
         if self._task is None:
@@ -104,29 +131,44 @@ class MicroBatcher:
         return future
 
     async def _run(self) -> None:
+        assert self._idle is not None
         while True:
+            lane = await self._idle.get()
             batch = [await self._queue.get()]
-            self._drain(batch)
-            if self._wait and len(batch) < self._max and (len(batch) > 1 or self._last_size > 1):
-                await self._top_up(batch)
+            free = self._lanes - self._busy  # this lane included
+            most = min(self._max, -(-(1 + self._queue.qsize()) // free))  # the others' share stays queued
+            self._drain(batch, most)
+            if self._wait and len(batch) < most and (len(batch) > 1 or self._last_size > 1):
+                await self._top_up(batch, most)
             self._last_size = len(batch)
-            await self._answer(batch)
+            self._busy += 1
+            task = asyncio.get_running_loop().create_task(self._lane(lane, batch))
+            self._running.add(task)
 
-    def _drain(self, batch: list[_Item]) -> None:
-        while len(batch) < self._max and not self._queue.empty():
+    async def _lane(self, lane: int, batch: list[_Item]) -> None:
+        assert self._idle is not None
+        try:
+            await self._answer(batch, lane)
+        finally:
+            self._busy -= 1
+            self._idle.put_nowait(lane)
+            self._running.discard(asyncio.current_task())
+
+    def _drain(self, batch: list[_Item], most: int) -> None:
+        while len(batch) < most and not self._queue.empty():
             batch.append(self._queue.get_nowait())
 
-    async def _top_up(self, batch: list[_Item]) -> None:
+    async def _top_up(self, batch: list[_Item], most: int) -> None:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._wait
-        while len(batch) < self._max and (left := deadline - loop.time()) > 0:
+        while len(batch) < most and (left := deadline - loop.time()) > 0:
             try:
                 batch.append(await asyncio.wait_for(self._queue.get(), left))
             except TimeoutError:
                 return
-            self._drain(batch)
+            self._drain(batch, most)
 
-    async def _answer(self, batch: list[_Item]) -> None:
+    async def _answer(self, batch: list[_Item], lane: int = 0) -> None:
         live = [item for item in batch if not item[2].done()]  # a cancelled request needs no answer
         if not live:
             return
@@ -135,22 +177,46 @@ class MicroBatcher:
         self.batches += 1
         self.questions += len(questions)
         try:
-            answers = await loop.run_in_executor(self._executor, self._checked, questions, kbs)
+            answers = await loop.run_in_executor(self._executors[lane], self._checked, questions, kbs, self._busy)
         except Exception as exc:
             if len(live) == 1:
                 _settle(live[0][2], exc)
                 return
             for item in live:  # one bad question must not fail the others: answer them one by one
-                await self._answer([item])
+                await self._answer([item], lane)
             return
         for (*_, future), answer in zip(live, answers, strict=True):
             _settle(future, answer)
 
-    def _checked(self, questions: list[str], kbs: list[str]) -> list[Answer]:
+    def _checked(self, questions: list[str], kbs: list[str], busy: int) -> list[Answer]:
+        if self._threads is not None:
+            self._threads(busy)
         answers = self._ask_batch(questions, kbs)
         if len(answers) != len(questions):
             raise RuntimeError(f"ask_batch returned {len(answers)} answers for {len(questions)} questions")
         return answers
+
+
+def worker_cores() -> int:
+    """The cores this worker's models may use: its share (OMP_NUM_THREADS, which ``kbot serve --workers`` sets), else
+    every core it may run on."""
+    share = os.environ.get("OMP_NUM_THREADS", "")
+    if share.isdigit() and int(share) > 0:
+        return int(share)
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def share_cores(cores: int) -> Callable[[int], None]:
+    """What MicroBatcher calls in a lane's thread before each batch: ``cores`` shared by the lanes then busy. (Torch's
+    thread count is the calling thread's own for its parallel regions.)"""
+
+    def share(busy: int) -> None:
+        torch = sys.modules.get("torch")
+        threads = max(1, cores // max(1, busy))
+        if torch is not None and torch.get_num_threads() != threads:  # (no models: no threads to share)
+            torch.set_num_threads(threads)
+
+    return share
 
 
 def _settle(future: asyncio.Future[Answer], outcome: Answer | BaseException) -> None:
