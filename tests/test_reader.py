@@ -8,6 +8,7 @@ import hashlib
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -172,3 +173,13 @@ def test_training_runs_end_to_end_on_a_few_train_articles(
     )
     assert reader_id(make_settings(reader=True, reader_dir=out)).endswith(trained.digest)
     assert "groups" in capsys.readouterr().out
+
+    # A smaller reader distilled from it: its first and last layers, taught its logits
+    groups = [training.Group("what causes gout", ("Gout: Causes. Too much uric acid.", "Gout: Treatment. Rest."), 1)]
+    steps: list[dict[str, Any]] = []
+    plan = dataclasses.replace(training.Plan(), start=str(out), layers=(0, 2), batch_groups=1, epochs=2)
+    student = training.train(groups, plan, steps)
+    assert student.model.config.num_hidden_layers == 2 and len(student.model.bert.encoder.layer) == 2
+    assert [s["step"] for s in steps] == [2] and np.isfinite(steps[0]["loss"])
+    with pytest.raises(SystemExit, match="has layers 0,1,2"):
+        training.main([str(MEDQUAD), "--out", str(tmp_path / "small"), "--start", str(out), "--layers", "0,3"])

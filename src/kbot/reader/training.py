@@ -15,6 +15,9 @@
    its first evidence sentence added, so that the reader also learns what retrieval misses.
 4. A cross-encoder cut from the shipped MiniLM (every other of its six layers, a fresh scoring head), trained with a
    listwise loss over each group (the positives' share of the softmax), AdamW with warm-up and linear decay.
+   Or, with ``--start``, a smaller reader distilled from a trained one: it starts from ``--layers`` of that reader's
+   layers (its head kept) and also learns to give each passage the teacher's logit (``--distil``: the weight of the
+   mean squared difference), so that the depth and weight chosen for the teacher stay meaningful.
 5. The weights as fp16 safetensors in ``--out``, with reader.json and training-log.json; the model card is written by
    hand (README.md there).
 
@@ -77,6 +80,9 @@ class Plan:
     heading_dropout: float = 0.0  # the share of passages read without their heading, so that the sentence counts
     labelled_share: float = 0.5  # of a --labelled set, the questions trained on (the rest are left for choices)
     labelled_repeat: int = 4  # how often each of their groups is seen per epoch
+    start: str = ""  # a trained reader's folder to distil from ("" : the packaged MiniLM, no teacher)
+    layers: tuple[int, ...] = KEEP_LAYERS  # of the model started from
+    distil: float = 1.0  # with ``start``: the weight of matching the teacher's logits
 
 
 def groups_for(service: Any, kb: str, questions: Sequence[GoldQuestion], seed: int) -> list[Group]:
@@ -168,10 +174,16 @@ def train(groups: Sequence[Group], plan: Plan, log: list[dict[str, Any]]) -> Any
 
     torch.manual_seed(plan.seed)
     rng, dropout = random.Random(plan.seed), random.Random(plan.seed + 1)  # (the second draws nothing by default)
-    model = CrossEncoder(packaged_model_path(), num_labels=1, device="cpu", max_length=MAX_LENGTH)
+    start = plan.start or packaged_model_path()
+    model = CrossEncoder(str(start), num_labels=1, device="cpu", max_length=MAX_LENGTH, local_files_only=True)
+    model.model.to(torch.float32)
+    teacher = None
+    if plan.start:
+        teacher = CrossEncoder(str(start), num_labels=1, device="cpu", local_files_only=True).model
+        teacher.to(torch.float32).eval()
     bert = model.model.bert
-    bert.encoder.layer = torch.nn.ModuleList([bert.encoder.layer[i] for i in KEEP_LAYERS])
-    model.model.config.num_hidden_layers = len(KEEP_LAYERS)
+    bert.encoder.layer = torch.nn.ModuleList([bert.encoder.layer[i] for i in plan.layers])
+    model.model.config.num_hidden_layers = len(plan.layers)
     net, tokenizer = model.model, model.tokenizer
     steps = plan.epochs * ((len(groups) + plan.batch_groups - 1) // plan.batch_groups)
     optimizer = torch.optim.AdamW(net.parameters(), lr=plan.learning_rate, weight_decay=0.01)
@@ -200,6 +212,10 @@ def train(groups: Sequence[Group], plan: Plan, log: list[dict[str, Any]]) -> Any
             )
             scores = net(**features).logits.view(-1)
             loss = _listwise_loss(scores, batch, torch)
+            if teacher is not None:
+                with torch.no_grad():
+                    taught = teacher(**features).logits.view(-1)
+                loss = loss + plan.distil * torch.nn.functional.mse_loss(scores, taught)
             optimizer.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
@@ -255,8 +271,24 @@ def main(argv: Sequence[str] | None = None) -> None:
         "(eval/calibration.jsonl=seeds); never eval/gold.jsonl",
     )
     parser.add_argument("--heading-dropout", type=float, default=Plan.heading_dropout)
+    parser.add_argument("--start", type=Path, help="distil from this trained reader (its folder) instead")
+    parser.add_argument(
+        "--layers", help="with --start: which of its layers the new reader keeps, e.g. 0,2 [default: all]"
+    )
+    parser.add_argument("--distil", type=float, default=Plan.distil, help="with --start: weight of its logits")
     args = parser.parse_args(argv)
-    plan = dataclasses.replace(Plan(), articles=args.articles, epochs=args.epochs, heading_dropout=args.heading_dropout)
+    plan = dataclasses.replace(
+        Plan(), articles=args.articles, epochs=args.epochs, heading_dropout=args.heading_dropout, distil=args.distil
+    )
+    if args.start:
+        teacher = json.loads((args.start / "config.json").read_text(encoding="utf-8"))
+        every = tuple(range(teacher["num_hidden_layers"]))
+        layers = tuple(int(i) for i in args.layers.split(",")) if args.layers else every
+        if not layers or any(i not in every for i in layers):
+            raise SystemExit(f"--layers {args.layers}: {args.start} has layers {','.join(map(str, every))}")
+        plan = dataclasses.replace(plan, start=str(args.start), layers=layers)
+    elif args.layers:
+        raise SystemExit("--layers needs --start (a fresh reader keeps layers 0, 2 and 4 of MiniLM)")
     random.seed(plan.seed)
     np.random.seed(plan.seed)
     work = args.work or Path(tempfile.mkdtemp(prefix="kbot-reader-"))
@@ -288,7 +320,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     model = train(groups, plan, steps)
     log: dict[str, Any] = {
         "plan": dataclasses.asdict(plan),
-        "keep_layers": list(KEEP_LAYERS),
+        "keep_layers": list(plan.layers),
         "group": GROUP,
         "candidates": CANDIDATES,
         "articles": len(entries),
