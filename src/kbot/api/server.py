@@ -66,11 +66,12 @@ def run(
     """Serve until interrupted."""
     import uvicorn
 
+    from kbot.api.batching import worker_cores
     from kbot.api.protocol import GuardedH11Protocol
 
     export_settings(settings)
     if workers > 1:  # each worker's model would use every core: share them out instead of oversubscribing
-        os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // workers)))
+        os.environ.setdefault("OMP_NUM_THREADS", str(max(1, worker_cores() // workers)))
     uvicorn.run(
         "kbot.api.server:app_from_env",
         factory=True,
