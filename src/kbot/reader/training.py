@@ -27,6 +27,7 @@ Documents of ``dev`` and ``test`` and eval/gold.jsonl are never read.
 from __future__ import annotations
 
 import argparse
+import copy
 import dataclasses
 import hashlib
 import json
@@ -177,10 +178,7 @@ def train(groups: Sequence[Group], plan: Plan, log: list[dict[str, Any]]) -> Any
     start = plan.start or packaged_model_path()
     model = CrossEncoder(str(start), num_labels=1, device="cpu", max_length=MAX_LENGTH, local_files_only=True)
     model.model.to(torch.float32)
-    teacher = None
-    if plan.start:
-        teacher = CrossEncoder(str(start), num_labels=1, device="cpu", local_files_only=True).model
-        teacher.to(torch.float32).eval()
+    teacher = copy.deepcopy(model.model).eval() if plan.start else None  # whole, before its layers are cut
     bert = model.model.bert
     bert.encoder.layer = torch.nn.ModuleList([bert.encoder.layer[i] for i in plan.layers])
     model.model.config.num_hidden_layers = len(plan.layers)
