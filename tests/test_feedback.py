@@ -241,9 +241,16 @@ def test_queued_answers_share_a_transaction_and_a_bad_one_loses_only_itself(
         answered = fake_service.ask(ANSWERED)
         answers = [dataclasses.replace(answered, answer_id=f"a{i:03d}") for i in range(60)]
 
+        def busy(started: threading.Event, release: threading.Event) -> None:
+            started.set()
+            release.wait(10)
+
         def queued(write: Callable[[], Any]) -> None:
-            release = threading.Event()
-            store.submit(lambda _session: release.wait(10))  # the writer is busy: what follows queues behind it
+            # The writer is inside a job (so past its first purge and past taking what was queued before): all
+            # that follows queues behind it and is taken in one go once it is released.
+            started, release = threading.Event(), threading.Event()
+            store.submit(lambda _session: busy(started, release))
+            assert started.wait(10)
             write()
             commits.clear()
             release.set()
