@@ -53,13 +53,22 @@ def test_bfloat16_gives_the_float32_vectors_within_a_cosine_of_0_9995(real_embed
 
     texts = [*TEXTS[:2], "The most common side effects are nausea, dizziness and a feeling of being detached."]
     wide = SentenceTransformerEmbedder(bf16=False).encode(texts)
-    narrow = SentenceTransformerEmbedder(bf16=True).encode(texts)
+    bf16 = SentenceTransformerEmbedder(bf16=True)
+    narrow = bf16.encode(texts)
     for a, b in zip(wide, narrow, strict=True):
         assert a.pieces == b.pieces
         assert float(a.vector @ b.vector) > 0.9995
         assert float(np.min(np.sum(a.piece_vectors * b.piece_vectors, axis=1))) > 0.999
+    # Its linear layers are cast to bfloat16 once, at load: the very vectors autocast gives a float32 model.
+    from kbot.embedding import packaged_model
+
+    autocast_only = SentenceTransformerEmbedder(model=packaged_model(), bf16=True).encode(texts)
+    for a, b in zip(autocast_only, narrow, strict=True):
+        assert np.array_equal(a.vector, b.vector) and np.array_equal(a.piece_vectors, b.piece_vectors)
     import torch
 
+    linear = [m for m in bf16._model.modules() if isinstance(m, torch.nn.Linear)]
+    assert linear and {p.dtype for m in linear for p in m.parameters()} == {torch.bfloat16}
     with precision(True):
         assert torch.is_autocast_enabled("cpu")
     with precision(False):

