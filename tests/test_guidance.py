@@ -12,7 +12,7 @@ import pytest
 from kbot.chunking import SentenceRow
 from kbot.domain import BlockKind, Quote, Status
 from kbot.glossary import Glossary
-from kbot.guidance import _ranked_questions
+from kbot.guidance import _of, _ranked_questions
 from kbot.logistics import LogisticsRules
 from kbot.phrasing import lower_words, sentence_case
 from kbot.profile import Contact
@@ -95,11 +95,13 @@ def test_questions_come_closest_first_when_only_the_first_few_are_sorted(fake_se
     base = fake_service.kb()
     vector = fake_service.embedder.embed(["Is ketamine addictive?"])[0]
     vectors = np.asarray(base.index.sentence_vectors)
-    everything = list(_ranked_questions(base, vector, first=10**6))  # one full sort
-    few_first = list(_ranked_questions(base, vector, first=2))
+    derived = _of(base)
+    closeness = derived.question_vectors @ vector
+    everything = list(_ranked_questions(derived, closeness, first=10**6))  # one full sort
+    few_first = list(_ranked_questions(derived, closeness, first=2))
     assert len(everything) > 2 and sorted(r.id for r in few_first) == sorted(r.id for r in everything)
-    closeness = [float(vectors[r.id] @ vector) for r in few_first]
-    assert all(a >= b - 1e-6 for a, b in itertools.pairwise(closeness))  # sums in another order
+    ranked = [float(vectors[r.id] @ vector) for r in few_first]
+    assert all(a >= b - 1e-6 for a, b in itertools.pairwise(ranked))  # sums in another order
 
 
 @pytest.mark.parametrize(

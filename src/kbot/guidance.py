@@ -55,11 +55,11 @@ def glossary_of(base: KnowledgeBase) -> Glossary:
     return base.index.glossary
 
 
-def _ranked_questions(base: KnowledgeBase, vector: np.ndarray, first: int = 64) -> Iterator[SentenceRow]:
-    """The knowledge base's questions, closest to ``vector`` first. Only the ``first`` closest are sorted unless a
-    caller reads past them: a full sort of the NIH library's 17,000 questions took 3 ms of every answer."""
-    derived = _of(base)
-    scores = -(derived.question_vectors @ np.asarray(vector, dtype=np.float32))
+def _ranked_questions(derived: _Derived, closeness: np.ndarray, first: int = 64) -> Iterator[SentenceRow]:
+    """The knowledge base's questions, closest first (``closeness``: each one's cosine with the question). Only the
+    ``first`` closest are sorted unless a caller reads past them: a full sort of the NIH library's 17,000 questions
+    took 3 ms of every answer."""
+    scores = -closeness
     if len(scores) > first:
         head = np.argpartition(scores, first)[:first]
         head = head[np.argsort(scores[head], kind="stable")]
@@ -73,15 +73,24 @@ def _ranked_questions(base: KnowledgeBase, vector: np.ndarray, first: int = 64) 
 
 
 def suggestions(
-    base: KnowledgeBase, vector: np.ndarray, count: int = 3, skip: Iterable[str] = (), distinct: float = 1.01
+    base: KnowledgeBase,
+    vector: np.ndarray,
+    count: int = 3,
+    skip: Iterable[str] = (),
+    distinct: float = 1.01,
+    same: float | None = None,
 ) -> list[str]:
     """Questions the knowledge base answers (its FAQ questions and question headings), closest to the question first,
-    in sentence case, each once; none whose key is in ``skip``, none as close as ``distinct`` to one already picked."""
-    lower = _of(base).lower
+    in sentence case, each once; none whose key is in ``skip`` or is that of a question at least ``same`` close to
+    this one (it asks it again), none as close as ``distinct`` to one already picked."""
+    derived = _of(base)
+    closeness = derived.question_vectors @ np.asarray(vector, dtype=np.float32).reshape(-1)
     vectors = np.asarray(base.index.sentence_vectors)
     picked: list[SentenceRow] = []
     seen = {_key(s) for s in skip}
-    for row in _ranked_questions(base, vector):
+    if same is not None:
+        seen.update(_key(derived.questions[int(i)].text) for i in np.flatnonzero(closeness >= same))
+    for row in _ranked_questions(derived, closeness):
         key = _key(row.text)
         if key in seen or any(float(vectors[row.id] @ vectors[p.id]) >= distinct for p in picked):
             continue
@@ -89,17 +98,13 @@ def suggestions(
         picked.append(row)
         if len(picked) == count:
             break
-    return [sentence_case(r.text.strip(), lower) for r in picked]
+    return [sentence_case(r.text.strip(), derived.lower) for r in picked]
 
 
 def follow_ups(base: KnowledgeBase, vector: np.ndarray, answer: Answer) -> tuple[str, ...]:
     """After an answer: questions the articles answer near its topic (the question and its first quote), but not the
     question itself again, nor one its quotes were taken from the answer of."""
-    q = np.asarray(vector, dtype=np.float32)
-    derived = _of(base)
-    close = np.flatnonzero(derived.question_vectors @ q >= SAME_QUESTION) if derived.questions else ()
-    same = [derived.questions[int(i)].text for i in close]
-    return tuple(suggestions(base, q, FOLLOW_UPS, skip=[answer.question, *same], distinct=DISTINCT))
+    return tuple(suggestions(base, vector, FOLLOW_UPS, skip=[answer.question], distinct=DISTINCT, same=SAME_QUESTION))
 
 
 @lru_cache(maxsize=1)
