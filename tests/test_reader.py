@@ -115,41 +115,6 @@ def test_each_library_may_set_its_own_depth_and_weight_and_weight_zero_reads_not
     assert [len(pairs) for pairs in asked] == [5]  # one model call: 2 + 3 pairs
 
 
-def test_reading_in_steps_stops_once_the_first_places_are_settled_and_keeps_them() -> None:
-    from kbot.reader.model import SETTLE
-
-    rng = np.random.default_rng(0)
-    given: dict[str, float] = {}
-    calls: list[int] = []
-
-    def probabilities(pairs: list[tuple[str, str]]) -> np.ndarray:
-        calls.append(len(pairs))
-        return np.array([given[f"{q} {p}"] for q, p in pairs])
-
-    passage = lambda row: f"passage {row.id}"  # noqa: E731
-    stepped, whole = Reader(step=3), Reader()
-    for reader in (stepped, whole):
-        reader.settings = dataclasses.replace(reader.settings, depth=10, weight=1.0)
-        reader._probabilities = probabilities  # type: ignore[method-assign]
-    asked = []
-    for q in range(200):
-        scores = np.sort(rng.uniform(0, rng.choice([0.5, 3.0]), 14))[::-1]  # near ties, or far apart
-        given.update({f"q{q} passage {i}": float(p) for i, p in enumerate(rng.uniform(0, 1, 14))})
-        asked.append(Reading(f"q{q}", [_candidate(i, float(s)) for i, s in enumerate(scores)], passage))
-    calls.clear()
-    read_stepped = stepped.rerank_batch(asked)
-    pairs_stepped, rounds = sum(calls), len(calls)
-    calls.clear()
-    read_whole = whole.rerank_batch(asked)
-    assert calls == [200 * 10] and rounds == 4  # 3 + 3 + 3 + 1: every round one model call for all the questions
-    assert 200 * 3 < pairs_stepped < 200 * 10  # far-apart scores settle after the first three; near ties read on
-    for a, b in zip(read_stepped, read_whole, strict=True):
-        assert [c.row.id for c in a[:SETTLE]] == [c.row.id for c in b[:SETTLE]]
-        assert sorted(c.row.id for c in a) == list(range(14))
-        assert all(x.score >= y.score for x, y in zip(a, a[1:], strict=False))  # unread ones below every read one
-    assert Settings(reader_step=5).reader_step == 5
-
-
 def test_a_missing_reader_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(InvalidSettings, match="No reader in") as err:
         Reader(tmp_path)
@@ -178,9 +143,6 @@ def test_a_library_served_with_the_reader_quotes_exact_spans_in_the_readers_orde
     read = service.reader.rerank(question, found.candidates, base.retriever.passage)[:3]
     first = answer.quotes[0]
     assert any(c.row.source_id == first.source_id and first.start <= c.row.start < first.end for c in read)
-    stepped = KbotService.load(settings.model_copy(update={"reader_step": 3}), real_embedder, only=["asthma"])
-    assert stepped.reader is not None and stepped.reader.step == 3  # KBOT_READER_STEP: its first places are the same
-    assert stepped.ask(question, "asthma").quotes[0] == first
     with pytest.raises(IndexStale, match="not for 'no reader'"):  # the same index served without its reader
         KbotService.load(settings.model_copy(update={"reader": False}), real_embedder, only=["asthma"])
 

@@ -85,13 +85,6 @@ class Settings(BaseSettings):
         description="Score with the reader's layers quantised to int8 at load: on the full NIH library its pairs cost "
         "a third less time, for 1.1 points less support@1 on NIH dev (0.710 to 0.699)",
     )
-    reader_step: int = Field(
-        0,
-        ge=0,
-        le=100,
-        description="Read a question's candidates this many at a time, and the next ones only while one of them could "
-        "still reach the first two places; 0: all of them at once",
-    )
     bf16: bool | None = Field(
         None,
         description="Run the models' matrix products in bfloat16 (about 1.8x faster where the CPU multiplies it "

@@ -62,11 +62,7 @@ class KbotService:
         for name in only or ():
             registry.get(name)
         embedder = embedder or load_embedder(settings.model_name, settings.bf16)
-        reader = (
-            Reader(settings.reader_dir, settings.bf16, settings.reader_int8, settings.reader_step).load()
-            if settings.reader
-            else None
-        )
+        reader = Reader(settings.reader_dir, settings.bf16, settings.reader_int8).load() if settings.reader else None
         return cls(settings, embedder, QuoteSelector(max_quotes=settings.max_quotes), registry, reader)
 
     def kb(self, name: str = DEFAULT_KB) -> KnowledgeBase:

@@ -32,8 +32,6 @@ SETTINGS_FILE = "reader.json"  # name, max_length, and how its score joins retri
 # Pairs per forward pass. predict() sorts the pairs by length, and each pass pads to its longest: eight questions'
 # 80 pairs took 49 ms a question in one pass, 32 in passes of 16, on the full NIH library's candidates (bf16, 2 cores).
 BATCH = 16
-# With a step: the places that reading further must not be able to change (quotes come from the first few).
-SETTLE = 2
 
 
 def packaged_reader_dir() -> Path:
@@ -72,17 +70,13 @@ class Reader:
     """Scores (question, passage) pairs with the shipped cross-encoder. ``passage`` is the sentence under its heading,
     as the index's context view writes it ("Acromegaly: Symptoms. The signs are ...")."""
 
-    def __init__(self, folder: Path | None = None, bf16: bool | None = None, int8: bool = False, step: int = 0) -> None:
+    def __init__(self, folder: Path | None = None, bf16: bool | None = None, int8: bool = False) -> None:
         """``bf16``: score in bfloat16 (kbot.embedding.precision; about 1.9x faster where the CPU has it natively).
         ``int8``: quantise its linear layers to int8 when loading them (torch's quantize_dynamic), and score in
-        float32 around them; KBOT_READER_INT8 says why it is not the default. ``step``: read a question's candidates
-        ``step`` at a time, and the next ones only while one of them could still reach the first ``settle`` places
-        (KBOT_READER_STEP); 0: all ``depth`` of them at once."""
+        float32 around them; KBOT_READER_INT8 says why it is not the default."""
         self.folder = folder or packaged_reader_dir()
         self._bf16 = bf16
         self.int8 = int8
-        self.step = step
-        self.settle = SETTLE
         if not (self.folder / SETTINGS_FILE).is_file() or not (self.folder / WEIGHTS_FILE).is_file():
             raise InvalidSettings(
                 f"No reader in {self.folder} (it needs {WEIGHTS_FILE} and {SETTINGS_FILE}).",
@@ -153,36 +147,23 @@ class Reader:
 
     def rerank_batch(self, asked: Sequence[Reading]) -> list[tuple[Candidate, ...]]:
         """``rerank`` for several questions, each with its depth and weight (the reader's own where it gives none),
-        with one model call for all their candidates, or one a round with ``step`` (see ``Reader.__init__``)."""
+        with one model call for all their candidates."""
         uses = [(a.depth or self.settings.depth, self.settings.weight if a.weight is None else a.weight) for a in asked]
-        lifted: list[list[Candidate]] = [[] for _ in asked]
-        step = self.step or max((depth for depth, _ in uses), default=0)
-        reading = [i for i, (_, weight) in enumerate(uses) if weight]
-        while reading:
-            batch = [(i, asked[i].candidates[len(lifted[i]) : min(len(lifted[i]) + step, uses[i][0])]) for i in reading]
-            read = iter(
-                self._probabilities([(asked[i].question, asked[i].passage(c.row)) for i, new in batch for c in new])
-            )
-            for i, new in batch:
-                lifted[i] += [dataclasses.replace(c, score=c.score + uses[i][1] * float(next(read))) for c in new]
-            reading = [i for i in reading if self._unsettled(asked[i].candidates, lifted[i], uses[i])]
+        pairs = [
+            (a.question, a.passage(c.row))
+            for a, (depth, weight) in zip(asked, uses, strict=True)
+            if weight
+            for c in a.candidates[:depth]
+        ]
+        read = iter(self._probabilities(pairs).tolist())
         out = []
-        for a, done in zip(asked, lifted, strict=True):
-            # Unread candidates keep their retrieval score: below every read one, which scored at least as much before
-            # the reader lifted it.
-            out.append((*sorted(done, key=lambda c: c.score, reverse=True), *a.candidates[len(done) :]))
+        for a, (depth, weight) in zip(asked, uses, strict=True):
+            if not weight:
+                out.append(tuple(a.candidates))
+                continue
+            lifted = [dataclasses.replace(c, score=c.score + weight * next(read)) for c in a.candidates[:depth]]
+            out.append((*sorted(lifted, key=lambda c: c.score, reverse=True), *a.candidates[depth:]))
         return out
-
-    def _unsettled(self, candidates: Sequence[Candidate], done: Sequence[Candidate], use: tuple[int, float]) -> bool:
-        """Whether a candidate not read yet (within the depth) could still reach the first ``settle`` places: the best
-        of them scores at most its retrieval score plus the weight (a probability of 1)."""
-        depth, weight = use
-        if len(done) >= min(depth, len(candidates)):
-            return False
-        if len(done) < self.settle:
-            return True
-        kept = sorted((c.score for c in done), reverse=True)[self.settle - 1]
-        return max(c.score for c in candidates[len(done) : depth]) + weight > kept
 
 
 class Reading(NamedTuple):
