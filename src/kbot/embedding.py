@@ -99,7 +99,7 @@ def packaged_model() -> Any:
 def _linear_in_bf16(model: Any, bf16: bool | None) -> Any:
     """``model`` with its linear layers' weights cast to bfloat16 once, where ``precision`` runs it under autocast,
     which would otherwise cast them again at every call (the same rounding, so the same vectors bit for bit): a lone
-    question encodes in about 11 ms instead of 14 on one core."""
+    question encodes in about 8.0 ms instead of 8.7 on two cores (9.6 instead of 10.5 on one)."""
     if native_bf16() if bf16 is None else bf16:
         import torch
 
