@@ -102,8 +102,8 @@ def suggestions(
 
 
 def follow_ups(base: KnowledgeBase, vector: np.ndarray, answer: Answer) -> tuple[str, ...]:
-    """After an answer: questions the articles answer near its topic (the question and its first quote), but not the
-    question itself again, nor one its quotes were taken from the answer of."""
+    """After an answer: questions the articles answer, closest to the question first, but not the question itself
+    again (nor one as close to it as SAME_QUESTION), and no two as close as DISTINCT to each other."""
     return tuple(suggestions(base, vector, FOLLOW_UPS, skip=[answer.question], distinct=DISTINCT, same=SAME_QUESTION))
 
 
