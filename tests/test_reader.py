@@ -181,5 +181,11 @@ def test_training_runs_end_to_end_on_a_few_train_articles(
     student = training.train(groups, plan, steps)
     assert student.model.config.num_hidden_layers == 2 and len(student.model.bert.encoder.layer) == 2
     assert [s["step"] for s in steps] == [2] and np.isfinite(steps[0]["loss"])
+    card = tmp_path / "student" / "README.md"  # a hand-written model card survives a run that writes over its folder
+    card.parent.mkdir()
+    card.write_text("# kbot-reader-small\n", encoding="utf-8")
+    training.save(student, card.parent, "kbot-reader-small", {"steps": steps})
+    assert card.read_text(encoding="utf-8") == "# kbot-reader-small\n"
+    assert Reader(card.parent).load().name == "kbot-reader-small"
     with pytest.raises(SystemExit, match="has layers 0,1,2"):
         training.main([str(MEDQUAD), "--out", str(tmp_path / "small"), "--start", str(out), "--layers", "0,3"])

@@ -19,7 +19,7 @@
    layers (its head kept) and also learns to give each passage the teacher's logit (``--distil``: the weight of the
    mean squared difference), so that the depth and weight chosen for the teacher stay meaningful.
 5. The weights as fp16 safetensors in ``--out``, with reader.json and training-log.json; the model card is written by
-   hand (README.md there).
+   hand (README.md there, kept when a run writes over the folder).
 
 Documents of ``dev`` and ``test`` and eval/gold.jsonl are never read.
 """
@@ -240,13 +240,18 @@ def _listwise_loss(scores: Any, batch: Sequence[Group], torch: Any) -> Any:
 
 
 def save(model: Any, out: Path, name: str, log: dict[str, Any]) -> None:
-    """fp16 weights, tokenizer and config in ``out``, with reader.json (a tuned depth and weight kept) and the log."""
+    """fp16 weights, tokenizer and config in ``out``, with reader.json (a tuned depth and weight kept) and the log. A
+    model card already there (README.md, written by hand) is kept: save_pretrained would write a generated one."""
     import torch
 
     out.mkdir(parents=True, exist_ok=True)
+    card = out / "README.md"
+    kept = card.read_bytes() if card.exists() else None
     model.model.to(torch.float16)
     model.save_pretrained(str(out), safe_serialization=True)
     model.model.to(torch.float32)
+    if kept is not None:
+        card.write_bytes(kept)
     settings_path = out / SETTINGS_FILE
     settings = json.loads(settings_path.read_text(encoding="utf-8")) if settings_path.exists() else {}
     settings.update({"name": name, "max_length": MAX_LENGTH})
