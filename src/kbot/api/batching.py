@@ -95,8 +95,7 @@ class MicroBatcher:
         self._executors = [ThreadPoolExecutor(1, thread_name_prefix=f"kbot-model-{i}") for i in range(self._lanes)]
         self._task: asyncio.Task[None] | None = None
         self._idle: asyncio.PriorityQueue[int] | None = None  # the lanes free to take a batch
-        self._running: set[asyncio.Task[None]] = set()
-        self._busy = 0
+        self._running: set[asyncio.Task[None]] = set()  # the lanes' batches under way: as many lanes are busy
         self._last_size = 1
         self.batches = 0  # counters, for tests and the benchmark
         self.questions = 0
@@ -135,13 +134,12 @@ class MicroBatcher:
         while True:
             lane = await self._idle.get()
             batch = [await self._queue.get()]
-            free = self._lanes - self._busy  # this lane included
+            free = self._lanes - len(self._running)  # this lane included
             most = min(self._max, -(-(1 + self._queue.qsize()) // free))  # the others' share stays queued
             self._drain(batch, most)
             if self._wait and len(batch) < most and (len(batch) > 1 or self._last_size > 1):
                 await self._top_up(batch, most)
             self._last_size = len(batch)
-            self._busy += 1
             task = asyncio.get_running_loop().create_task(self._lane(lane, batch))
             self._running.add(task)
 
@@ -150,7 +148,6 @@ class MicroBatcher:
         try:
             await self._answer(batch, lane)
         finally:
-            self._busy -= 1
             self._idle.put_nowait(lane)
             self._running.discard(asyncio.current_task())
 
@@ -177,7 +174,9 @@ class MicroBatcher:
         self.batches += 1
         self.questions += len(questions)
         try:
-            answers = await loop.run_in_executor(self._executors[lane], self._checked, questions, kbs, self._busy)
+            answers = await loop.run_in_executor(
+                self._executors[lane], self._checked, questions, kbs, len(self._running)
+            )
         except Exception as exc:
             if len(live) == 1:
                 _settle(live[0][2], exc)
