@@ -144,6 +144,31 @@ def test_lanes_answer_batches_at_once_each_with_its_share_of_the_cores() -> None
     assert sorted(pair) == [("kbot-model-0_0", 2), ("kbot-model-1_0", 2)]  # 8 questions: 4 in each lane, half each
 
 
+def test_questions_held_when_the_batcher_stops_get_the_shutdown_error() -> None:
+    release = threading.Event()
+
+    def ask_batch(questions: Sequence[str], kbs: Sequence[str]) -> list[Answer]:
+        release.wait(5)  # the only lane stays busy
+        return [answer(q) for q in questions]
+
+    async def scenario() -> None:
+        batcher = MicroBatcher(ask_batch, max_batch=32, wait_ms=0, lanes=1)
+        batcher.start()
+        first = batcher.submit("first", "default")
+        await asyncio.sleep(0.05)  # taken by the lane
+        waiting = batcher.submit("waiting", "default")
+        await asyncio.sleep(0.05)  # taken off the queue, waiting for a lane
+        try:
+            await batcher.stop()
+        finally:
+            release.set()
+        for held in (first, waiting):  # the batch under way, and the question that waited for a lane
+            with pytest.raises(RuntimeError, match="shutting down"):
+                await asyncio.wait_for(held, 1)
+
+    run(scenario())
+
+
 def test_share_cores_gives_each_busy_lane_its_share() -> None:
     torch = pytest.importorskip("torch")
     from kbot.api.batching import share_cores

@@ -95,7 +95,7 @@ class MicroBatcher:
         self._executors = [ThreadPoolExecutor(1, thread_name_prefix=f"kbot-model-{i}") for i in range(self._lanes)]
         self._task: asyncio.Task[None] | None = None
         self._idle: asyncio.PriorityQueue[int] | None = None  # the lanes free to take a batch
-        self._running: set[asyncio.Task[None]] = set()  # the lanes' batches under way: as many lanes are busy
+        self._running: dict[asyncio.Task[None], list[_Item]] = {}  # the batches under way: as many lanes are busy
         self._last_size = 1
         self.batches = 0  # counters, for tests and the benchmark
         self.questions = 0
@@ -109,16 +109,15 @@ class MicroBatcher:
 
     async def stop(self) -> None:
         if self._task is not None:
+            held = [item for batch in self._running.values() for item in batch]
             self._task.cancel()
             for task in list(self._running):
                 task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.gather(self._task, *self._running, return_exceptions=True)
             self._task = None
-        while not self._queue.empty():
-            *_, future = self._queue.get_nowait()
-            if not future.done():
-                future.set_exception(RuntimeError("kbot is shutting down"))
+            _shut(held)
+        _shut([self._queue.get_nowait() for _ in range(self._queue.qsize())])
         for executor in self._executors:
             executor.shutdown(wait=False)
 
@@ -132,16 +131,22 @@ class MicroBatcher:
     async def _run(self) -> None:
         assert self._idle is not None
         while True:
-            lane = await self._idle.get()
             batch = [await self._queue.get()]
-            free = self._lanes - len(self._running)  # this lane included
-            most = min(self._max, -(-(1 + self._queue.qsize()) // free))  # the others' share stays queued
-            self._drain(batch, most)
-            if self._wait and len(batch) < most and (len(batch) > 1 or self._last_size > 1):
-                await self._top_up(batch, most)
+            try:
+                # A lane once a question is there, not before: the lowest free one, so a lone question at low load
+                # runs in the first lane whichever lane finished last.
+                lane = await self._idle.get()
+                free = self._lanes - len(self._running)  # this lane included
+                most = min(self._max, -(-(len(batch) + self._queue.qsize()) // free))  # the others' share waits
+                self._drain(batch, most)
+                if self._wait and len(batch) < most and (len(batch) > 1 or self._last_size > 1):
+                    await self._top_up(batch, most)
+            except asyncio.CancelledError:  # stopped while holding these: they get stop()'s answer too
+                _shut(batch)
+                raise
             self._last_size = len(batch)
             task = asyncio.get_running_loop().create_task(self._lane(lane, batch))
-            self._running.add(task)
+            self._running[task] = batch
 
     async def _lane(self, lane: int, batch: list[_Item]) -> None:
         assert self._idle is not None
@@ -149,7 +154,7 @@ class MicroBatcher:
             await self._answer(batch, lane)
         finally:
             self._idle.put_nowait(lane)
-            self._running.discard(asyncio.current_task())
+            self._running.pop(asyncio.current_task(), None)  # type: ignore[arg-type]
 
     def _drain(self, batch: list[_Item], most: int) -> None:
         while len(batch) < most and not self._queue.empty():
@@ -216,6 +221,12 @@ def share_cores(cores: int) -> Callable[[int], None]:
             torch.set_num_threads(threads)
 
     return share
+
+
+def _shut(items: Sequence[_Item]) -> None:
+    """The answer of questions the batcher stopped before answering."""
+    for *_, future in items:
+        _settle(future, RuntimeError("kbot is shutting down"))
 
 
 def _settle(future: asyncio.Future[Answer], outcome: Answer | BaseException) -> None:
