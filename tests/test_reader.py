@@ -59,6 +59,8 @@ def test_the_reader_tells_the_answering_sentence_from_one_on_another_aspect(read
 
 @pytest.mark.model
 def test_an_int8_reader_ranks_as_the_shipped_one_does(reader: Reader) -> None:
+    import torch
+
     quantised = Reader(int8=True).load()
     assert Reader(int8=False).int8 is False and Settings(reader_int8=True).reader_int8
     question = "what causes gout"
@@ -71,6 +73,10 @@ def test_an_int8_reader_ranks_as_the_shipped_one_does(reader: Reader) -> None:
     exact, approx = reader.logits(question, passages), quantised.logits(question, passages)
     assert list(np.argsort(-approx)) == list(np.argsort(-exact)), (exact, approx)
     assert np.max(np.abs(approx - exact)) < 0.5 * (exact.max() - exact.min())
+    # A scale per output channel (one per matrix lost a point of support@1); the one-output classifier in float32
+    int8 = [m for m in quantised._model.modules() if isinstance(m, torch.ao.nn.quantized.dynamic.Linear)]
+    assert len(int8) == 3 * 6 + 1 and {m.weight().qscheme() for m in int8} == {torch.per_channel_affine}
+    assert [m.out_features for m in quantised._model.modules() if isinstance(m, torch.nn.Linear)] == [1]
 
 
 def _candidate(i: int, score: float) -> Candidate:
