@@ -411,6 +411,39 @@ def test_logs_carry_id_status_latency_outcome_and_questions_only_when_asked(
     assert not any(SECRET in line and "method=GET" in line for line in _log_lines(caplog)), "query strings not logged"
 
 
+@pytest.mark.parametrize(
+    ("bf16", "native", "said"),
+    [
+        (None, False, "float32: this CPU has no native"),
+        (True, False, "KBOT_BF16 is on, but this CPU only emulates"),
+        (None, True, "bfloat16 on a CPU with native"),
+        (False, True, "float32 on a CPU with native"),
+    ],
+)
+def test_the_log_says_what_the_models_compute_in(
+    make_settings: Callable[..., Settings],
+    fake_service: KbotService,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+    bf16: bool | None,
+    native: bool,
+    said: str,
+) -> None:
+    monkeypatch.setattr("kbot.embedding.native_bf16", lambda: native)
+    caplog.set_level(logging.INFO, logger="kbot")
+    with TestClient(
+        create_app(make_settings(bf16=bf16, reader=True, reader_int8=True), loader=lambda _: fake_service)
+    ) as c:
+        deadline = time.monotonic() + 10
+        while c.get("/readyz").status_code != 200 and time.monotonic() < deadline:
+            time.sleep(0.02)
+    [line] = [r for r in caplog.records if "bfloat16" in r.getMessage()]
+    emulated = bool(bf16) and not native
+    assert said in line.getMessage()
+    assert line.levelno == (logging.WARNING if emulated else logging.INFO)
+    assert ("reader's layers in int8" in line.getMessage()) == (not emulated)
+
+
 FORGED = "2026-12-05 06:00:00,000 ERROR kbot.api request_id=0 method=GET path=/ status=500"
 
 
