@@ -41,18 +41,16 @@ Rerank = Callable[[Reader, Reading, Callable[[Any], str]], tuple[list[tuple[str,
 
 
 def whole(depth: int, weight: float, passage: str) -> Rerank:
-    """Today's reading (``passage`` "heading"), or the same with the sentence or the heading alone in its place."""
+    """Today's reading (``passage`` "heading"), or the same with the sentence or the heading alone in its place:
+    ``Reader.rerank_batch`` itself, given another passage."""
 
     def rerank(
         reader: Reader, a: Reading, heading: Callable[[Any], str]
     ) -> tuple[list[tuple[str, str]], list[Candidate]]:
         read = {"heading": a.passage, "sentence": lambda row: row.text, "heading only": heading}[passage]
         pairs = [(a.question, read(c.row)) for c in a.candidates[:depth]]
-        lifted = [
-            dataclasses.replace(c, score=c.score + weight * p)
-            for c, p in zip(a.candidates[:depth], _read(reader, pairs), strict=True)
-        ]
-        return pairs, [*sorted(lifted, key=lambda c: c.score, reverse=True), *a.candidates[depth:]]
+        [order] = Reader.rerank_batch(reader, [a._replace(passage=read, depth=depth, weight=weight)])
+        return pairs, list(order)
 
     return rerank
 
@@ -64,14 +62,16 @@ def headings_first(depth: int, keep: int, weight: float) -> Rerank:
         first = list(a.candidates[:depth])
         heads = [(a.question, heading(c.row)) for c in first]
         order = sorted(
-            zip(first, _read(reader, heads), strict=True), key=lambda t: t[0].score + weight * t[1], reverse=True
+            zip(first, reader._probabilities(heads).tolist(), strict=True),
+            key=lambda t: t[0].score + weight * t[1],
+            reverse=True,
         )
         top = [c for c, _ in order[:keep]]
         whole_pairs = [(a.question, a.passage(c.row)) for c in top]
         lifted = sorted(
             (
                 dataclasses.replace(c, score=c.score + weight * p)
-                for c, p in zip(top, _read(reader, whole_pairs), strict=True)
+                for c, p in zip(top, reader._probabilities(whole_pairs).tolist(), strict=True)
             ),
             key=lambda c: c.score,
             reverse=True,
@@ -81,13 +81,6 @@ def headings_first(depth: int, keep: int, weight: float) -> Rerank:
         return [*heads, *whole_pairs], [*lifted, *rest, *a.candidates[depth:]]
 
     return rerank
-
-
-def _read(reader: Reader, pairs: Sequence[tuple[str, str]]) -> list[float]:
-    """Each pair's probability, every distinct pair read once."""
-    distinct = list(dict.fromkeys(pairs))
-    read = dict(zip(distinct, reader._probabilities(distinct).tolist(), strict=True))
-    return [read[p] for p in pairs]
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -109,6 +102,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         dataclasses.replace(base, profile=base.profile.model_copy(update={"reader": ReaderUse()}))
     )
     assert service.reader is not None, "KBOT_READER is off"
+    # memoised: each distinct pair read once, whichever modes read it
     reader, retriever = memoised_reader(service.reader), service.kb(kb).retriever
     tokenizer = reader._model.tokenizer
     sets = [(path, kb, items)]

@@ -24,6 +24,7 @@ import time
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -40,27 +41,29 @@ from tune_weights import memoised
 HELD_OUT = ("gold.jsonl", "test.jsonl")
 
 
+def _quantise(reader: Reader, layers: Any) -> None:
+    """torch's dynamic int8 for ``layers`` (its qconfig_spec) of the loaded reader, in place."""
+    import torch
+
+    with warnings.catch_warnings():  # deprecated for torchao, which kbot does not ship
+        warnings.simplefilter("ignore")
+        torch.ao.quantization.quantize_dynamic(reader._model, layers, dtype=torch.qint8, inplace=True)  # type: ignore[no-untyped-call]
+
+
 def per_tensor(reader: Reader) -> None:
     """What KBOT_READER_INT8 did until 2026-12-07: every linear layer in int8 with one scale per weight matrix."""
     import torch
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.ao.quantization.quantize_dynamic(reader._model, {torch.nn.Linear}, dtype=torch.qint8, inplace=True)  # type: ignore[no-untyped-call]
+    _quantise(reader, {torch.nn.Linear})
 
 
 def feed_forward_only(reader: Reader) -> None:
     """int8 with a scale per output channel for the feed-forward layers only (attention's stay in float32)."""
-    import torch
     from torch.ao.quantization import per_channel_dynamic_qconfig
 
     names = [n for n, _ in reader._model.named_modules()]
     ffn = [n for n in names if n.endswith(("intermediate.dense", "output.dense")) and "attention" not in n]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.ao.quantization.quantize_dynamic(  # type: ignore[no-untyped-call]
-            reader._model, dict.fromkeys(ffn, per_channel_dynamic_qconfig), dtype=torch.qint8, inplace=True
-        )
+    _quantise(reader, dict.fromkeys(ffn, per_channel_dynamic_qconfig))
 
 
 # name: (bf16 autocast, int8 as KBOT_READER_INT8 does it, what is done to the loaded model besides)

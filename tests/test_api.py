@@ -310,9 +310,7 @@ def test_while_loading_healthz_answers_and_the_rest_is_503(settings: Settings, f
             assert_error(response, 503, "not_ready")
             assert response.headers["retry-after"] == "5"
         release.set()
-        deadline = time.monotonic() + 10
-        while c.get("/readyz").status_code != 200 and time.monotonic() < deadline:
-            time.sleep(0.02)
+        wait_until_loaded(c)
         assert c.post("/v1/ask", json={"question": QUESTION}).json()["status"] == "answered"
 
 
@@ -345,9 +343,14 @@ def test_an_unusable_index_says_how_to_fix_it(
 
 
 def wait_until_loaded(client: TestClient) -> None:
+    """Until loading has ended, whether the service is ready (200) or failed to load (its own error)."""
     deadline = time.monotonic() + 10
-    while client.get("/readyz").json()["error"]["code"] == "not_ready" and time.monotonic() < deadline:
+    while _loading(client.get("/readyz")) and time.monotonic() < deadline:
         time.sleep(0.02)
+
+
+def _loading(response: Any) -> bool:
+    return response.status_code == 503 and response.json()["error"]["code"] == "not_ready"
 
 
 @pytest.mark.parametrize("files", [[], {"corpus.jsonl": 7}])
@@ -434,9 +437,7 @@ def test_the_log_says_what_the_models_compute_in(
     with TestClient(
         create_app(make_settings(bf16=bf16, reader=True, reader_int8=True), loader=lambda _: fake_service)
     ) as c:
-        deadline = time.monotonic() + 10
-        while c.get("/readyz").status_code != 200 and time.monotonic() < deadline:
-            time.sleep(0.02)
+        wait_until_loaded(c)
     [line] = [r for r in caplog.records if "bfloat16" in r.getMessage()]
     emulated = bool(bf16) and not native
     assert said in line.getMessage()

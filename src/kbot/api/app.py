@@ -311,19 +311,15 @@ def _log_precision(settings: Settings) -> None:
     bfloat16 (bench/README.md), and bfloat16 forced on such a CPU is emulated (the reader took seven times as long)."""
     from kbot.embedding import native_bf16, uses_bf16
 
-    native = native_bf16()
-    if uses_bf16(settings.bf16) and not native:
+    native, bf16 = native_bf16(), uses_bf16(settings.bf16)
+    if bf16 and not native:
         log.warning(
             "KBOT_BF16 is on, but this CPU only emulates bfloat16: the models run several times slower; unset it"
         )
         return
     reader = " (the reader's layers in int8)" if settings.reader and settings.reader_int8 else ""
     if native:
-        log.info(
-            "models in %s on a CPU with native bfloat16%s",
-            "bfloat16" if uses_bf16(settings.bf16) else "float32",
-            reader,
-        )
+        log.info("models in %s on a CPU with native bfloat16%s", "bfloat16" if bf16 else "float32", reader)
     else:
         log.info(
             "models in float32: this CPU has no native bfloat16 (AVX512-BF16 or AMX), so answers cost two to "
