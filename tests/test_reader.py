@@ -121,6 +121,42 @@ def test_each_library_may_set_its_own_depth_and_weight_and_weight_zero_reads_not
     assert [len(pairs) for pairs in asked] == [5]  # one model call: 2 + 3 pairs
 
 
+def test_a_reader_that_skims_reads_each_heading_once_then_the_best_few_whole() -> None:
+    # Sentences 0-5 of three sections: a, a, b, b, c, c; the reader finds the answer under heading c.
+    candidates = [_candidate(i, 1.0 - i / 100) for i in range(8)]
+    reader = Reader()
+    reader.settings = dataclasses.replace(reader.settings, depth=6, whole=2, weight=1.0)
+    given = {"head a": 0.1, "head b": 0.2, "head c": 0.8, "whole 4": 0.3, "whole 5": 0.9}
+    calls: list[list[tuple[str, str]]] = []
+
+    def probabilities(pairs: list[tuple[str, str]]) -> np.ndarray:
+        calls.append(pairs)
+        return np.array([given[p] for _, p in pairs])
+
+    reader._probabilities = probabilities  # type: ignore[method-assign]
+    [out] = reader.rerank_batch(
+        [
+            Reading(
+                "q",
+                candidates,
+                lambda row: f"whole {row.id}",
+                heading=lambda row: f"head {'abc'[row.id // 2]}" if row.id < 6 else f"whole {row.id}",
+            )
+        ]
+    )
+    # one call for the three distinct headings, one for the two sentences of the best heading (c: 4, 5)
+    assert calls == [[("q", "head a"), ("q", "head b"), ("q", "head c")], [("q", "whole 4"), ("q", "whole 5")]]
+    assert [c.row.id for c in out] == [5, 4, 2, 3, 0, 1, 6, 7]  # read whole, then the skimmed: b (+0.2) before a
+    assert [round(c.score, 6) for c in out[:2]] == [1.85, 1.26]
+    assert out[2].score < out[1].score and [c.score for c in out[2:6]] == sorted([c.score for c in out[2:6]])[::-1]
+    assert out[6:] == tuple(candidates[6:])  # below the depth: as retrieval left them
+    # Without headings (a caller that gives none), or with whole >= depth, it reads every candidate whole
+    calls.clear()
+    given.update({f"whole {i}": 0.0 for i in range(4)})
+    [plain] = reader.rerank_batch([Reading("q", candidates, lambda row: f"whole {row.id}")])
+    assert calls == [[("q", f"whole {i}") for i in range(6)]] and [c.row.id for c in plain[:2]] == [5, 4]
+
+
 def test_a_missing_reader_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(InvalidSettings, match="No reader in") as err:
         Reader(tmp_path)
@@ -146,7 +182,11 @@ def test_a_library_served_with_the_reader_quotes_exact_spans_in_the_readers_orde
     # the first quote holds one of the three candidates the reader put first
     queries, encoded = service.encode_questions([question], base)
     found = base.retriever.retrieve(queries[0], encoded[0])
-    read = service.reader.rerank(question, found.candidates, base.retriever.passage)[:3]
+    # what the reader skims is what it reads whole without the sentence: "Title: Heading" of "Title: Heading. Sentence"
+    heading, passage = base.retriever.heading, base.retriever.passage
+    assert all(passage(c.row).startswith(heading(c.row)) for c in found.candidates)
+    assert any(heading(c.row) != passage(c.row) for c in found.candidates)
+    read = service.reader.rerank(question, found.candidates, passage, heading)[:3]
     first = answer.quotes[0]
     assert any(c.row.source_id == first.source_id and first.start <= c.row.start < first.end for c in read)
     with pytest.raises(IndexStale, match="not for 'no reader'"):  # the same index served without its reader

@@ -149,6 +149,12 @@ def in_context(row: SentenceRow, where: str) -> str:
     return row.text if row.section in ("", row.text) else f"{where}. {row.text}"
 
 
+def heading_of(row: SentenceRow, where: str) -> str:
+    """The heading of ``in_context`` without its sentence: what a section's sentences share (the sentence itself where
+    it has no heading of its own, or is its heading)."""
+    return row.text if row.section in ("", row.text) else where
+
+
 def window_rows(sentences: Vectors, rows: Sequence[SentenceRow]) -> Iterator[Vectors]:
     """Each sentence's window vector, in order: the normalised sum of its own sentence vector and its neighbours' in
     the same block. Worked out ``ROWS_AT_ONCE`` rows at a time (a row at a time, 4 s of a full NIH library build)."""

@@ -24,7 +24,7 @@ import numpy as np
 from kbot import ann
 from kbot.chunking import QUESTION_KINDS, SentenceRow, situated
 from kbot.embedding import Encoded, unit_rows
-from kbot.index import Index, in_context
+from kbot.index import Index, heading_of, in_context
 from kbot.lexical import STOPWORDS, Words, plain_words
 
 
@@ -240,6 +240,10 @@ class Retriever:
     def passage(self, row: SentenceRow) -> str:
         """A sentence as the reader reads it: under its heading, as the index's context view embeds it."""
         return in_context(row, self._where[row.id])
+
+    def heading(self, row: SentenceRow) -> str:
+        """A sentence's heading alone, as the reader skims it ("Acromegaly: Symptoms")."""
+        return heading_of(row, self._where[row.id])
 
     def words(self, text: str) -> list[str]:
         """The words of ``text`` as the lexical signals count them: lower case, stemmed, stop words left out."""

@@ -144,13 +144,13 @@ class KbotService:
         found = [asked.found.candidates for asked in retrieved if asked.found is not None]
         if self.reader is None or not found:
             return found
-        uses = [asked.base.profile.reader for asked in retrieved]
-        return self.reader.rerank_batch(
-            [
-                Reading(asked.text, candidates, asked.base.retriever.passage, use.depth, use.weight)
-                for asked, candidates, use in zip(retrieved, found, uses, strict=True)
-            ]
-        )
+        readings = []
+        for asked, candidates in zip(retrieved, found, strict=True):
+            use, retriever = asked.base.profile.reader, asked.base.retriever
+            readings.append(
+                Reading(asked.text, candidates, retriever.passage, use.depth, use.weight, heading=retriever.heading)
+            )
+        return self.reader.rerank_batch(readings)
 
     def _quote(self, asked: _Retrieved, candidates: Sequence[Candidate]) -> Answer:
         base, text, encoded, help_lines = asked.base, asked.text, asked.encoded, asked.help_lines

@@ -7,13 +7,12 @@ The weights ship in ``kbot/data/reader/`` (fp16 safetensors, with the model card
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import os
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property, lru_cache
 from importlib import resources
 from pathlib import Path
@@ -58,6 +57,7 @@ class ReaderSettings:
     max_length: int = 96
     depth: int = 10  # how many of retrieval's best candidates it reads
     weight: float = 0.5  # what its probability adds to a candidate's retrieval score
+    whole: int = 0  # how many of those it reads whole, the best by their headings alone (0: all of them)
 
     @classmethod
     def read(cls, folder: Path) -> ReaderSettings:
@@ -135,31 +135,86 @@ class Reader:
         return np.asarray(1.0 / (1.0 + np.exp(-self._logits(pairs))), dtype=np.float32)
 
     def rerank(
-        self, question: str, candidates: Sequence[Candidate], passage: Callable[[SentenceRow], str]
+        self,
+        question: str,
+        candidates: Sequence[Candidate],
+        passage: Callable[[SentenceRow], str],
+        heading: Callable[[SentenceRow], str] | None = None,
     ) -> tuple[Candidate, ...]:
         """Retrieval's best ``depth`` candidates reordered by their score plus ``weight`` times the reader's
         probability that they answer; the others after them, as they were (their scores stay below)."""
-        return self.rerank_batch([Reading(question, candidates, passage)])[0]
+        return self.rerank_batch([Reading(question, candidates, passage, heading=heading)])[0]
 
     def rerank_batch(self, asked: Sequence[Reading]) -> list[tuple[Candidate, ...]]:
         """``rerank`` for several questions, each with its depth and weight (the reader's own where it gives none),
-        with one model call for all their candidates."""
-        uses = [(a.depth or self.settings.depth, self.settings.weight if a.weight is None else a.weight) for a in asked]
-        pairs = [
-            (a.question, a.passage(c.row))
-            for a, (depth, weight) in zip(asked, uses, strict=True)
-            if weight
-            for c in a.candidates[:depth]
+        with one model call per stage for all their candidates.
+
+        Where the reader's ``whole`` is below the depth (and the question gives its headings), it reads in two
+        stages: first each candidate's heading alone, the same for every sentence of a section, so a question has a
+        few distinct ones; then the sentence under its heading for the best ``whole`` of them by retrieval's score
+        plus ``weight`` times P(the heading answers). Those are lifted by what their whole pair reads; the rest keep
+        that order below them. Off as shipped (``whole`` 0): the model card says what it gave on NIH dev."""
+        uses = [self._use(a) for a in asked]
+        read: dict[tuple[str, str], float] = {}
+        heads = [
+            [(a.question, a.heading(c.row)) for c in a.candidates[: use.depth]] if use.skims and a.heading else []
+            for a, use in zip(asked, uses, strict=True)
         ]
-        read = iter(self._probabilities(pairs).tolist())
+        self._read_into(read, [pair for pairs in heads for pair in pairs])
+        firsts = []  # each question's first candidates, those it reads whole leading
+        for a, use, pairs in zip(asked, uses, heads, strict=True):
+            first = list(a.candidates[: use.depth])
+            if pairs:
+                by_heading = {c.row.id: read[pair] for c, pair in zip(first, pairs, strict=True)}
+                first.sort(key=lambda c: c.score + use.weight * by_heading[c.row.id], reverse=True)
+            firsts.append(first)
+        self._read_into(
+            read,
+            [
+                (a.question, a.passage(c.row))
+                for a, use, first in zip(asked, uses, firsts, strict=True)
+                if use.weight
+                for c in first[: use.whole]
+            ],
+        )
         out = []
-        for a, (depth, weight) in zip(asked, uses, strict=True):
-            if not weight:
+        for a, use, first in zip(asked, uses, firsts, strict=True):
+            if not use.weight:
                 out.append(tuple(a.candidates))
                 continue
-            lifted = [dataclasses.replace(c, score=c.score + weight * next(read)) for c in a.candidates[:depth]]
-            out.append((*sorted(lifted, key=lambda c: c.score, reverse=True), *a.candidates[depth:]))
+            lifted = sorted(
+                (
+                    replace(c, score=c.score + use.weight * read[(a.question, a.passage(c.row))])
+                    for c in first[: use.whole]
+                ),
+                key=lambda c: c.score,
+                reverse=True,
+            )
+            floor = min((c.score for c in lifted), default=0.0)  # the skimmed ones below, in the order skimming gave
+            skimmed = [replace(c, score=floor - 1e-3 * i) for i, c in enumerate(first[use.whole :], 1)]
+            out.append((*lifted, *skimmed, *a.candidates[use.depth :]))
         return out
+
+    def _use(self, a: Reading) -> _Use:
+        depth = a.depth or self.settings.depth
+        weight = self.settings.weight if a.weight is None else a.weight
+        return _Use(depth, weight, min(self.settings.whole or depth, depth) if a.heading else depth)
+
+    def _read_into(self, read: dict[tuple[str, str], float], pairs: Sequence[tuple[str, str]]) -> None:
+        """P(answers) of each pair not in ``read`` yet, in one model call, added to it."""
+        missing = [pair for pair in dict.fromkeys(pairs) if pair not in read]
+        if missing:
+            read.update(zip(missing, self._probabilities(missing).tolist(), strict=True))
+
+
+class _Use(NamedTuple):
+    depth: int  # how many of retrieval's best candidates the reader reads
+    weight: float  # 0: none
+    whole: int  # how many of them it reads whole; fewer than depth: the best by their headings
+
+    @property
+    def skims(self) -> bool:
+        return bool(self.weight) and self.whole < self.depth
 
 
 class Reading(NamedTuple):
@@ -170,6 +225,7 @@ class Reading(NamedTuple):
     passage: Callable[[SentenceRow], str]  # the candidate's sentence under its heading (Retriever.passage)
     depth: int | None = None
     weight: float | None = None
+    heading: Callable[[SentenceRow], str] | None = None  # its heading alone (Retriever.heading); None: read whole
 
 
 def _quantise(model: Any) -> None:
