@@ -44,6 +44,7 @@ class Mode(NamedTuple):
     whole: int = 0  # reader.json's: how many of the first ``depth`` are read whole (0: all)
     passage: str = "heading"  # what a whole pair reads: the sentence under its "heading", the "sentence" alone, or
     # the "heading only"
+    skim: str = "heading"  # what stage one reads: the "heading" ("Title: Heading") or its "section" name alone
 
 
 MODES = {
@@ -52,7 +53,13 @@ MODES = {
     "the heading alone, depth 10": Mode(10, passage="heading only"),
     "the heading alone, depth 15": Mode(15, passage="heading only"),
     **{f"headings of {d}, then whole pairs for {k}": Mode(d, k) for d, k in ((10, 4), (15, 3), (15, 4), (15, 5))},
+    "section names (no title) of 15, then whole pairs for 4": Mode(15, 4, skim="section"),
 }
+
+
+def section(row: Any) -> str:
+    """A sentence's heading without its article's title ("Symptoms"): what stage one reads in ``skim="section"``."""
+    return str(row.text if row.section in ("", row.text) else row.section)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -103,8 +110,15 @@ def main(argv: Sequence[str] | None = None) -> None:
         read.clear()
         passage = {"heading": None, "sentence": lambda row: row.text, "heading only": retriever.heading}[mode.passage]
 
-        def rerank_batch(asked: Sequence[Reading], passage: Any = passage) -> list[Any]:  # kbot's, on another passage
-            return Reader.rerank_batch(reader, [a._replace(passage=passage or a.passage) for a in asked])
+        def rerank_batch(asked: Sequence[Reading], passage: Any = passage, skim: str = mode.skim) -> list[Any]:
+            """kbot's, on another passage or skimming another heading."""
+            return Reader.rerank_batch(
+                reader,
+                [
+                    a._replace(passage=passage or a.passage, heading=section if skim == "section" else a.heading)
+                    for a in asked
+                ],
+            )
 
         reader.rerank_batch = rerank_batch  # type: ignore[method-assign]
         got = figures(dataclasses.replace(service, reader=reader), sets)["sets"][path]
