@@ -150,7 +150,7 @@ def test_a_reader_that_skims_reads_each_heading_once_then_the_best_few_whole() -
     assert [round(c.score, 6) for c in out[:2]] == [1.85, 1.26]
     assert out[2].score < out[1].score and [c.score for c in out[2:6]] == sorted([c.score for c in out[2:6]])[::-1]
     assert out[6:] == tuple(candidates[6:])  # below the depth: as retrieval left them
-    # Without headings (a caller that gives none), or with whole >= depth, it reads every candidate whole
+    # Without headings (a caller that gives none) it reads every candidate whole
     calls.clear()
     given.update({f"whole {i}": 0.0 for i in range(4)})
     [plain] = reader.rerank_batch([Reading("q", candidates, lambda row: f"whole {row.id}")])
