@@ -28,6 +28,7 @@ import numpy as np
 from kbot.config import Settings
 from kbot.evaluation.gold import load_gold
 from kbot.evaluation.run import in_library
+from kbot.index import heading_of
 from kbot.profile import ReaderUse
 from kbot.reader import Reader, Reading
 from kbot.service import KbotService
@@ -59,7 +60,7 @@ MODES = {
 
 def section(row: Any) -> str:
     """A sentence's heading without its article's title ("Symptoms"): what stage one reads in ``skim="section"``."""
-    return str(row.text if row.section in ("", row.text) else row.section)
+    return heading_of(row, row.section)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

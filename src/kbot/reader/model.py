@@ -168,24 +168,20 @@ class Reader:
                 by_heading = {c.row.id: read[pair] for c, pair in zip(first, pairs, strict=True)}
                 first.sort(key=lambda c: c.score + use.weight * by_heading[c.row.id], reverse=True)
             firsts.append(first)
-        self._read_into(
-            read,
-            [
-                (a.question, a.passage(c.row))
-                for a, use, first in zip(asked, uses, firsts, strict=True)
-                if use.weight
-                for c in first[: use.whole]
-            ],
-        )
+        wholes = [
+            [(a.question, a.passage(c.row)) for c in first[: use.whole]] if use.weight else []
+            for a, use, first in zip(asked, uses, firsts, strict=True)
+        ]
+        self._read_into(read, [pair for pairs in wholes for pair in pairs])
         out = []
-        for a, use, first in zip(asked, uses, firsts, strict=True):
+        for a, use, first, pairs in zip(asked, uses, firsts, wholes, strict=True):
             if not use.weight:
                 out.append(tuple(a.candidates))
                 continue
             lifted = sorted(
                 (
-                    replace(c, score=c.score + use.weight * read[(a.question, a.passage(c.row))])
-                    for c in first[: use.whole]
+                    replace(c, score=c.score + use.weight * read[pair])
+                    for c, pair in zip(first[: use.whole], pairs, strict=True)
                 ),
                 key=lambda c: c.score,
                 reverse=True,
