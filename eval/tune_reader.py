@@ -9,8 +9,9 @@ eval/README.md; a question about an article the library does not hold is skipped
 is tried, with "no reader" beside them; the objective is the mean over the sets of (support@1 + MRR) / 2 on their
 answerable questions (leaving out those the reader was trained on: ``labelled_trained_ids`` in its training log), and
 a setting must beat the best so far, "no reader" first, by ``--min-gain`` to replace it (a tie keeps the shallower,
-lighter one). Run it on one library's sets to choose that library's kb.toml [reader] (no setting beating "no reader"
-means weight = 0). ``--write`` stores the best in the reader's reader.json. Needs the real indexes.
+lighter one); weight 0 is the reader's question adapter alone (kbot.reader.adapter), ``--no-adapter`` the
+cross-encoder alone. Run it on one library's sets to choose that library's kb.toml [reader] (no setting beating "no
+reader" means weight = 0). ``--write`` stores the best in the reader's reader.json. Needs the real indexes.
 """
 
 from __future__ import annotations
@@ -74,6 +75,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--reader", type=Path, help="the reader's folder (default: the packaged one)")
     parser.add_argument("--min-gain", type=float, default=0.003)
     parser.add_argument("--write", action="store_true", help="store the best depth and weight in its reader.json")
+    parser.add_argument("--depths", type=int, nargs="+", default=DEPTHS, help=f"depths to try {DEPTHS}")
+    parser.add_argument("--weights", type=float, nargs="+", default=WEIGHTS, help=f"weights to try {WEIGHTS}")
+    parser.add_argument("--no-adapter", action="store_true", help="rank without the reader's question adapter")
     args = parser.parse_args(argv)
     settings = Settings(reader_dir=args.reader)
     log = (args.reader or packaged_reader_dir()) / "training-log.json"
@@ -94,10 +98,13 @@ def main(argv: list[str] | None = None) -> None:
             dataclasses.replace(base, profile=base.profile.model_copy(update={"reader": ReaderUse()}))
         )
     reader = memoised_reader(service.reader or Reader(args.reader).load())
+    if args.no_adapter:
+        reader.adapter = None
+    service = dataclasses.replace(service, reader=reader)  # (the adapter joins a trial through encode_questions)
     results = [({"reader": None}, figures(dataclasses.replace(service, reader=None), sets))]
     print(json.dumps(results[0]), flush=True)
     best = results[0]
-    for depth, weight in itertools.product(DEPTHS, WEIGHTS):
+    for depth, weight in itertools.product(args.depths, args.weights):
         reader.settings = dataclasses.replace(reader.settings, depth=depth, weight=weight)
         result = figures(dataclasses.replace(service, reader=reader), sets)
         results.append(({"depth": depth, "weight": weight}, result))

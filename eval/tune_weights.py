@@ -39,8 +39,15 @@ def memoised(service: KbotService, kbs: Sequence[str] = ("default",)) -> KbotSer
     service.embedder.encode = lambda texts: [encode_one(t) for t in texts]  # type: ignore[method-assign]
     for kb in kbs:
         retriever = service.kb(kb).retriever
-        features_of = cache(lambda query, features=retriever.features: features(query, encode_one(query)))
-        retriever.features = lambda query, encoded, f=features_of: f(query)  # type: ignore[method-assign]
+        seen: dict[tuple[str, bytes | None], Any] = {}  # by the question and the vector it is ranked by (adapter)
+
+        def features_of(query: str, encoded: Any, features: Any = retriever.features, seen: dict = seen) -> Any:
+            key = (query, None if encoded.ranking is None else encoded.ranking.tobytes())
+            if key not in seen:
+                seen[key] = features(query, encoded)
+            return seen[key]
+
+        retriever.features = features_of  # type: ignore[method-assign]
     return service
 
 

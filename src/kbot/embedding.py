@@ -32,6 +32,7 @@ class Encoded:
     vector: Vectors  # (dim,), L2-normalised
     pieces: tuple[str, ...]
     piece_vectors: Vectors  # (len(pieces), dim), each row L2-normalised
+    ranking: Vectors | None = None  # (dim,): what retrieval ranks by, where the reader's adapter moved it; else vector
 
 
 class Embedder(Protocol):

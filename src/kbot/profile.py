@@ -36,6 +36,11 @@ class ReaderUse(_Strict):
 
     weight: float | None = Field(None, ge=0, le=10)  # 0: retrieval's order, and no reader call for this library
     depth: int | None = Field(None, ge=1, le=100)
+    # Rank candidates with the reader's question adapter (kbot.reader.adapter). Unset: where the weight is not 0.
+    adapter: bool | None = None
+
+    def adapts(self) -> bool:
+        return self.adapter if self.adapter is not None else self.weight != 0
 
 
 class Profile(_Strict):

@@ -320,6 +320,10 @@ class Retriever:
         coverage, bm25 = self._coverage(tokens), self._bm25_scores(tokens)  # sparse: cheap over every sentence
         ids = self._candidates(qv, coverage, bm25)
         views = {name: np.asarray(vectors[ids] @ qv, dtype=np.float32) for name, vectors in self.index.views.items()}
+        # Candidates are ranked by the adapted vector where there is one (the reader's adapter, kbot.reader.adapter);
+        # abstention reads any_view, the question's own cosines, which its thresholds were chosen on.
+        qr = qv if encoded.ranking is None else np.asarray(encoded.ranking, dtype=np.float32).reshape(-1)
+        ranked = views if qr is qv else {n: np.asarray(v[ids] @ qr, np.float32) for n, v in self.index.views.items()}
         k = min(self.top_passages, self.index.passage_index.ntotal)
         p_scores, p_ids = self.index.passage_index.search(qv.reshape(1, -1), k)
         passage = np.zeros(len(self.index.sentences), dtype=np.float32)
@@ -327,10 +331,9 @@ class Retriever:
             if pid >= 0:
                 members = self._passage_rows[pid]
                 passage[members] = np.maximum(passage[members], score)
-        sentence = views["sentences"]
         # The sentence in any of its three views, alone, under its heading or with its neighbours: what a question asks
         # about is often named in the heading or the sentence before, not in the sentence that answers.
-        any_view = np.maximum.reduce([sentence, views["context"], views["window"]])
+        any_view = np.maximum.reduce([views["sentences"], views["context"], views["window"]])
         # Pieces are matched only for the candidates some signal ranks high (a bounded cost whatever the corpus size),
         # chosen without the weights so that features stay the same while eval/tune_weights.py tries weights.
         signals = {"any_view": any_view, "coverage": coverage[ids], "bm25": bm25[ids]}
@@ -339,14 +342,14 @@ class Retriever:
         pieces[among] = self._piece_match(encoded, ids[among])
         headings = self._heading_of[ids]
         heading = np.zeros(len(ids), dtype=np.float32)
-        heading[headings >= 0] = np.asarray(self.index.views["sentences"][headings[headings >= 0]]) @ qv
+        heading[headings >= 0] = np.asarray(self.index.views["sentences"][headings[headings >= 0]]) @ qr
         return Features(
             ids,
             {
                 **signals,
-                "sentence": sentence,
-                "context": views["context"],
-                "window": views["window"],
+                "sentence": ranked["sentences"],
+                "context": ranked["context"],
+                "window": ranked["window"],
                 "passage": passage[ids],
                 "tokens": pieces,
                 "heading": heading,

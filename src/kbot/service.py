@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
+import numpy as np
 from threadpoolctl import threadpool_limits
 
 from kbot import answer as compose
@@ -126,7 +127,14 @@ class KbotService:
         if isinstance(bases, KnowledgeBase):
             bases = [bases] * len(texts)
         queries = [base.retriever.normalizer.normalize(t) for base, t in zip(bases, texts, strict=True)]
-        return queries, self.embedder.encode([q or t for q, t in zip(queries, texts, strict=True)])
+        encoded = self.embedder.encode([q or t for q, t in zip(queries, texts, strict=True)])
+        adapter = self.reader.adapter if self.reader is not None else None
+        adapts = [i for i, base in enumerate(bases) if base.profile.reader.adapts()] if adapter else []
+        if adapter and adapts:  # one product for the batch: what retrieval ranks by (kbot.reader.adapter)
+            moved = adapter(np.stack([encoded[i].vector for i in adapts]))
+            for i, vector in zip(adapts, moved, strict=True):
+                encoded[i] = dataclasses.replace(encoded[i], ranking=vector)
+        return queries, encoded
 
     def _retrieve(self, asked: _Retrieved, query: str) -> Answer | None:
         """The reply when retrieval's evidence does not let it answer; else None, and ``asked.found`` is set."""

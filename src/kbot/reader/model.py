@@ -24,6 +24,7 @@ from kbot.chunking import SentenceRow
 from kbot.config import Settings
 from kbot.embedding import precision
 from kbot.errors import InvalidSettings
+from kbot.reader.adapter import ADAPTER_FILE, QueryAdapter
 from kbot.retrieval import Candidate
 
 WEIGHTS_FILE = "model.safetensors"
@@ -84,6 +85,8 @@ class Reader:
             )
         self.settings = ReaderSettings.read(self.folder)
         self.name = self.settings.name
+        adapter = self.folder / ADAPTER_FILE
+        self.adapter = QueryAdapter.read(adapter) if adapter.is_file() else None  # ranks candidates, see adapter.py
 
     @cached_property
     def digest(self) -> str:
