@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -73,6 +74,13 @@ def test_the_shipped_adapter_loads_with_the_reader_and_names_its_training() -> N
     assert log["digest"] == adapter.digest
     held = log["held_out"]  # measured on train articles it was not fitted on
     assert held["after"]["support_at_1"] > held["before"]["support_at_1"]
+
+
+def test_an_adapter_made_for_vectors_of_another_size_is_a_clear_error(make_settings: Any) -> None:
+    settings = make_settings(reader=True, model_name=FakeEmbedder.name)
+    with pytest.raises(InvalidSettings, match="384-dimensional vectors") as err:
+        KbotService.load(settings, FakeEmbedder(dim=16))
+    assert "adapter.npz" in err.value.fix
 
 
 def test_a_reader_folder_without_an_adapter_ranks_without_one(tmp_path: Path) -> None:

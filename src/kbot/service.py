@@ -18,7 +18,7 @@ from kbot.answer import evidence
 from kbot.config import Settings
 from kbot.domain import Answer, Resource
 from kbot.embedding import Embedder, Encoded, load_embedder
-from kbot.errors import IndexMissing, InvalidQuestion
+from kbot.errors import IndexMissing, InvalidQuestion, InvalidSettings
 from kbot.guidance import contact_of, follow_ups, glossary_of, on_logistics, suggestions
 from kbot.index import build_index, current_build, kb_index_dir
 from kbot.knowledge_base import DEFAULT_KB, KnowledgeBase, as_resources, configured
@@ -63,8 +63,16 @@ class KbotService:
         for name in only or ():
             registry.get(name)
         embedder = embedder or load_embedder(settings.model_name, settings.bf16)
-        reader = Reader(settings.reader_dir, settings.bf16, settings.reader_int8).load() if settings.reader else None
-        return cls(settings, embedder, QuoteSelector(max_quotes=settings.max_quotes), registry, reader)
+        reader = Reader(settings.reader_dir, settings.bf16, settings.reader_int8) if settings.reader else None
+        if reader is not None and reader.adapter is not None and reader.adapter.dim != embedder.dim:
+            raise InvalidSettings(
+                f"The reader's question adapter ({reader.folder}) moves {reader.adapter.dim}-dimensional vectors; "
+                f"the embedding model {embedder.name} makes {embedder.dim}-dimensional ones.",
+                "train an adapter for this model (python -m kbot.reader.adapting), or remove adapter.npz from "
+                "the reader's folder",
+            )
+        selector = QuoteSelector(max_quotes=settings.max_quotes)
+        return cls(settings, embedder, selector, registry, reader.load() if reader is not None else None)
 
     def kb(self, name: str = DEFAULT_KB) -> KnowledgeBase:
         """A served knowledge base; UnknownKnowledgeBase, or the error that keeps it from being served."""
@@ -123,7 +131,8 @@ class KbotService:
         self, texts: Sequence[str], bases: Sequence[KnowledgeBase] | KnowledgeBase
     ) -> tuple[list[str], list[Encoded]]:
         """Each question normalised for retrieval by its knowledge base's lexicon, and all of them encoded in one model
-        call (a question with nothing left after normalising is encoded as written)."""
+        call (a question with nothing left after normalising is encoded as written); where its knowledge base uses the
+        reader's question adapter, with the adapted vector its candidates are ranked by (``Encoded.ranking``)."""
         if isinstance(bases, KnowledgeBase):
             bases = [bases] * len(texts)
         queries = [base.retriever.normalizer.normalize(t) for base, t in zip(bases, texts, strict=True)]
