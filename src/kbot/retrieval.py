@@ -319,11 +319,12 @@ class Retriever:
         tokens = self._words([query])[0]
         coverage, bm25 = self._coverage(tokens), self._bm25_scores(tokens)  # sparse: cheap over every sentence
         ids = self._candidates(qv, coverage, bm25)
-        views = {name: np.asarray(vectors[ids] @ qv, dtype=np.float32) for name, vectors in self.index.views.items()}
+        rows = {name: vectors[ids] for name, vectors in self.index.views.items()}  # read from the mapped views once
+        views = {name: np.asarray(r @ qv, dtype=np.float32) for name, r in rows.items()}
         # Candidates are ranked by the adapted vector where there is one (the reader's adapter, kbot.reader.adapter);
         # abstention reads any_view, the question's own cosines, which its thresholds were chosen on.
         qr = qv if encoded.ranking is None else np.asarray(encoded.ranking, dtype=np.float32).reshape(-1)
-        ranked = views if qr is qv else {n: np.asarray(v[ids] @ qr, np.float32) for n, v in self.index.views.items()}
+        ranked = views if qr is qv else {name: np.asarray(r @ qr, dtype=np.float32) for name, r in rows.items()}
         k = min(self.top_passages, self.index.passage_index.ntotal)
         p_scores, p_ids = self.index.passage_index.search(qv.reshape(1, -1), k)
         passage = np.zeros(len(self.index.sentences), dtype=np.float32)
