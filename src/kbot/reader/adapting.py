@@ -23,7 +23,6 @@ Documents of ``dev`` and ``test`` and eval/gold.jsonl are never read.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import hashlib
 import json
 import random
@@ -35,14 +34,13 @@ from typing import Any
 
 import numpy as np
 
-from kbot.answer import Abstention
 from kbot.config import Settings
 from kbot.evaluation.metrics import supports
-from kbot.index import build_index, kb_index_dir
 from kbot.medquad.documents import read_documents
 from kbot.medquad.library import train_library
 from kbot.medquad.questions import gold_questions
 from kbot.reader.adapter import ADAPTER_FILE, QueryAdapter
+from kbot.reader.training import served_for_training
 
 SEED = 7
 TOP = 40  # candidates per question
@@ -63,16 +61,10 @@ def examples(medquad: Path, work: Path, articles: int) -> dict[str, np.ndarray]:
     """Every question's candidates as arrays (see the module's docstring): q (n, dim), fixed and labels (n, TOP), one
     (n, TOP, dim) array per dense view, weights (3,), held (n,)."""
     from kbot.embedding import load_embedder
-    from kbot.service import KbotService
 
     folder = work / "library"
     entries = train_library(medquad, folder, articles)
-    settings = Settings(index_dir=work / "index", knowledge_bases={"train": folder}, reader=False, bf16=False)
-    embedder = load_embedder(settings.model_name, settings.bf16)
-    build_index(folder, kb_index_dir(settings.index_dir, "train"), embedder, settings.passage_sentences)
-    service = KbotService.load(settings, embedder, only=["train"])
-    base = service.kb("train")
-    service = service.with_knowledge_base(dataclasses.replace(base, abstention=Abstention(-1.0, -1.0, -1.0)))
+    service = served_for_training(folder, work / "index", "train", load_embedder(Settings().model_name, bf16=False))
     base = service.kb("train")
     retriever, rows = base.retriever, base.index.sentences
     questions = gold_questions(entries, read_documents(medquad), seed=SEED)

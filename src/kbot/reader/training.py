@@ -86,6 +86,17 @@ class Plan:
     distil: float = 1.0  # with ``start``: the weight of matching the teacher's logits
 
 
+def served_for_training(folder: Path, index_dir: Path, name: str, embedder: Any) -> Any:
+    """The knowledge base in ``folder``, indexed into ``index_dir`` as ``name`` and served without the reader and with
+    abstention off: kbot's own candidates for every question, which training draws its examples from."""
+    from kbot.service import KbotService
+
+    settings = Settings(index_dir=index_dir, knowledge_bases={name: folder}, reader=False)
+    build_index(folder, kb_index_dir(index_dir, name), embedder, settings.passage_sentences)
+    service = KbotService.load(settings, embedder, only=[name])
+    return service.with_knowledge_base(dataclasses.replace(service.kb(name), abstention=Abstention(-1.0, -1.0, -1.0)))
+
+
 def groups_for(service: Any, kb: str, questions: Sequence[GoldQuestion], seed: int) -> list[Group]:
     """Each question's group from kbot's own candidates (see the module's docstring for the labels)."""
     base = service.kb(kb)
@@ -298,18 +309,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     started = time.perf_counter()
     folder = work / "library"
     entries = train_library(args.medquad, folder, plan.articles)
+    from kbot.embedding import load_embedder
+
     # bf16=False: float32 retrieval on every CPU, as when the shipped weights were trained, so that a run on another
     # machine draws the same groups.
-    settings = Settings(index_dir=work / "index", knowledge_bases={"train": folder}, reader=False, bf16=False)
-    from kbot.embedding import load_embedder
-    from kbot.service import KbotService
-
-    embedder = load_embedder(settings.model_name, settings.bf16)
-    build_index(folder, kb_index_dir(settings.index_dir, "train"), embedder, settings.passage_sentences)
+    embedder = load_embedder(Settings().model_name, bf16=False)
+    service = served_for_training(folder, work / "index", "train", embedder)
     built = time.perf_counter() - started
-    service = KbotService.load(settings, embedder, only=["train"])
-    base = service.kb("train")
-    service = service.with_knowledge_base(dataclasses.replace(base, abstention=Abstention(-1.0, -1.0, -1.0)))
     questions = gold_questions(entries, read_documents(args.medquad), seed=plan.seed)
     groups = groups_for(service, "train", questions, plan.seed)
     grouped = time.perf_counter() - started - built
@@ -342,17 +348,12 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 def _labelled(spec: str, work: Path, embedder: Any, plan: Plan) -> tuple[list[Group], list[str]]:
     from kbot.evaluation.gold import load_gold
-    from kbot.service import KbotService
 
     path, _, folder = spec.partition("=")
     if Path(path).name in ("gold.jsonl", "test.jsonl"):
         raise SystemExit(f"{path} is held out: it is never trained on")
     items = [i for i in load_gold(Path(path)) if i.kind == "answerable" and trained_share(i.id, plan.labelled_share)]
-    settings = Settings(index_dir=work / "index", knowledge_bases={"labelled": Path(folder)}, reader=False)
-    build_index(Path(folder), kb_index_dir(settings.index_dir, "labelled"), embedder, settings.passage_sentences)
-    service = KbotService.load(settings, embedder, only=["labelled"])
-    base = service.kb("labelled")
-    service = service.with_knowledge_base(dataclasses.replace(base, abstention=Abstention(-1.0, -1.0, -1.0)))
+    service = served_for_training(Path(folder), work / "index", "labelled", embedder)
     return labelled_groups(service, "labelled", items, plan.seed), [i.id for i in items]
 
 
