@@ -41,10 +41,12 @@ def memoised(service: KbotService, kbs: Sequence[str] = ("default",)) -> KbotSer
         retriever = service.kb(kb).retriever
         seen: dict[tuple[str, bytes | None], Any] = {}  # by the question and the vector it is ranked by (adapter)
 
-        def features_of(query: str, encoded: Any, features: Any = retriever.features, seen: dict = seen) -> Any:
+        def features_of(
+            query: str, encoded: Any, proposed: Any = None, *, features: Any = retriever.features, seen: dict = seen
+        ) -> Any:
             key = (query, None if encoded.ranking is None else encoded.ranking.tobytes())
             if key not in seen:
-                seen[key] = features(query, encoded)
+                seen[key] = features(query, encoded, proposed)
             return seen[key]
 
         retriever.features = features_of  # type: ignore[method-assign]

@@ -52,6 +52,18 @@ def test_a_build_is_searched_with_todays_nprobe_whatever_it_stored(tmp_path: Pat
     assert ann.read(tmp_path / "v.faiss").nprobe == ann.NPROBE
 
 
+@pytest.mark.parametrize("n", [500, ann.IVF_FROM + 1_000])
+def test_one_search_for_several_vectors_finds_what_each_finds_alone(tmp_path: Path, n: int) -> None:
+    vectors = _clustered(n)
+    ann.write(ann.build(vectors, np.arange(n, dtype=np.int64)), tmp_path / "v.faiss")
+    index = ann.read(tmp_path / "v.faiss")
+    queries = _clustered(12, seed=2)
+    together = ann.nearest_each(index, queries, 50)
+    assert len(together) == len(queries)
+    for query, found in zip(queries, together, strict=True):
+        assert list(found) == list(ann.nearest(index, query, 50)) and len(found) == 50
+
+
 @pytest.mark.parametrize("n", [0, 3])
 def test_tiny_and_empty_indexes_answer_what_they_hold(tmp_path: Path, n: int) -> None:
     vectors = _clustered(max(n, 1))[:n]

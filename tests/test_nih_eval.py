@@ -80,3 +80,23 @@ def test_the_library_calibrated_on_itself_answers_and_declines_nine_in_ten_of_de
     assert data["kbot"]["out_of_scope"]["questions"] >= 60
     assert data["safety"]["answerable_answered"] >= 0.90, choice
     assert data["safety"]["out_of_scope_abstained"] >= 0.90, choice
+
+
+@pytest.mark.model
+def test_a_batch_answers_each_question_as_it_would_alone(nih_settings: Settings, real_embedder: Embedder) -> None:
+    """ask_batch searches the FAISS indexes once for all its questions (``KbotService.propose``): every answer is the
+    one the question gets alone, on a library large enough that FAISS proposes its candidates."""
+    service = KbotService.load(nih_settings, real_embedder, only=["nih"])
+    base = service.kb("nih")
+    quotable = sum(row.quotable for row in base.index.sentences)
+    assert quotable > base.retriever.exact_up_to  # FAISS proposes the candidates: not every sentence is scored
+    asked = [item.question for item in in_library(load_gold(DEV), SMALL)][:24]
+    together = service.ask_batch(asked, ["nih"] * len(asked))
+    alone = [service.ask(question, "nih") for question in asked]
+    assert sum(answer.status.value == "answered" for answer in alone) >= 12
+    for one, other in zip(together, alone, strict=True):
+        assert (one.status, one.text) == (other.status, other.text)
+        spans = [[(q.source_id, q.start, q.end) for q in answer.quotes] for answer in (one, other)]
+        assert spans[0] == spans[1]
+        # the reader reads a batch's pairs in passes padded to their longest: in bfloat16, its scores move a little
+        assert [q.score for q in one.quotes] == pytest.approx([q.score for q in other.quotes], abs=1e-2)

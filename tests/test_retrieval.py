@@ -231,6 +231,21 @@ def test_candidates_from_faiss_rank_as_scoring_every_sentence_does(
     assert proposed.top_dense == pytest.approx(exact.top_dense, abs=1e-5)
 
 
+def test_proposals_searched_for_several_questions_are_each_ones_own(
+    index: Index, retriever: Retriever, fake_embedder: FakeEmbedder
+) -> None:
+    """KbotService.ask_batch searches FAISS once for its questions: each gets the features it gets alone."""
+    proposing = Retriever(index, synonyms=retriever.normalizer.synonyms, exact_up_to=0, per_signal=40)
+    queries = [proposing.normalizer.normalize(q) for q in QUESTIONS[:6]]
+    encoded = fake_embedder.encode(queries)
+    for query, enc, proposed in zip(queries, encoded, proposing.propose([e.vector for e in encoded]), strict=True):
+        together, alone = proposing.features(query, enc, proposed), proposing.features(query, enc)
+        np.testing.assert_array_equal(together.ids, alone.ids)
+        assert together.signals.keys() == alone.signals.keys() and together.top_passage == alone.top_passage
+        for name, values in together.signals.items():
+            np.testing.assert_array_equal(values, alone.signals[name])
+
+
 def test_tokens_signal_is_whole_where_every_content_word_is_found(
     retriever: Retriever, fake_embedder: FakeEmbedder, index: Index
 ) -> None:

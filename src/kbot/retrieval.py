@@ -72,6 +72,16 @@ class Features:
 
 
 @dataclass(frozen=True)
+class Proposals:
+    """What the FAISS indexes propose for one question (``Retriever.propose``): each view's nearest quotable sentences
+    (none where the knowledge base is small enough to score every one), and the nearest passages with their cosines."""
+
+    nearest: tuple[np.ndarray, ...]
+    passage_scores: np.ndarray
+    passage_ids: np.ndarray
+
+
+@dataclass(frozen=True)
 class Retrieval:
     """What the retriever found for one question, with the evidence the abstention decision needs."""
 
@@ -299,36 +309,50 @@ class Retriever:
         match[has_pieces] = np.clip(closest @ weights / weights.sum(), 0.0, None)
         return match
 
-    def _candidates(self, qv: np.ndarray, coverage: np.ndarray, bm25: np.ndarray) -> np.ndarray:
+    def propose(self, vectors: Sequence[np.ndarray]) -> list[Proposals]:
+        """What the FAISS indexes propose for each of these questions' vectors, with one search per index for all of
+        them (a batch's questions cost a fraction of one search each)."""
+        queries = np.stack([np.asarray(v, dtype=np.float32).reshape(-1) for v in vectors])
+        if len(self._quotable_ids) <= self.exact_up_to:  # every quotable sentence is scored: no view is searched
+            nearest: list[tuple[np.ndarray, ...]] = [()] * len(queries)
+        else:
+            views = (ann.nearest_each(self.index.view_indexes[v], queries, self.per_signal) for v in self.index.views)
+            nearest = list(zip(*views, strict=True))
+        k = min(self.top_passages, self.index.passage_index.ntotal)
+        scores, ids = self.index.passage_index.search(queries, k)
+        return [Proposals(n, s, i) for n, s, i in zip(nearest, scores, ids, strict=True)]
+
+    def _candidates(self, proposed: Proposals, coverage: np.ndarray, bm25: np.ndarray) -> np.ndarray:
         """The quotable sentences worth scoring, as sorted row ids: all of them in a small knowledge base; in a large
         one, the ``per_signal`` best of each view (proposed by its FAISS index) and of each lexical signal."""
         if len(self._quotable_ids) <= self.exact_up_to:
             return self._quotable_ids
         k = self.per_signal
-        found = [ann.nearest(self.index.view_indexes[view], qv, k) for view in self.index.views]
+        found = list(proposed.nearest)
         for signal in (coverage, bm25):  # zero outside the sentences holding a word of the question: only those
             held = np.flatnonzero(signal)
             held = held[self._quotable[held]]
             found.append(held[_top(signal[held], k)])
         return np.unique(np.concatenate(found))
 
-    def features(self, query: str, encoded: Encoded) -> Features:
+    def features(self, query: str, encoded: Encoded, proposed: Proposals | None = None) -> Features:
         """Every signal for each candidate sentence (those of FEATURES, weighted, and "any_view": the best cosine of a
-        sentence's three views, which the abstention reads), and the best passage score."""
+        sentence's three views, which the abstention reads), and the best passage score. ``proposed``: what
+        ``propose`` found for ``encoded.vector`` with other questions' (else it searches for this one alone)."""
         qv = np.asarray(encoded.vector, dtype=np.float32).reshape(-1)
+        if proposed is None:
+            proposed = self.propose([qv])[0]
         tokens = self._words([query])[0]
         coverage, bm25 = self._coverage(tokens), self._bm25_scores(tokens)  # sparse: cheap over every sentence
-        ids = self._candidates(qv, coverage, bm25)
+        ids = self._candidates(proposed, coverage, bm25)
         rows = {name: vectors[ids] for name, vectors in self.index.views.items()}  # read from the mapped views once
         views = {name: np.asarray(r @ qv, dtype=np.float32) for name, r in rows.items()}
         # Candidates are ranked by the adapted vector where there is one (the reader's adapter, kbot.reader.adapter);
         # abstention reads any_view, the question's own cosines, which its thresholds were chosen on.
         qr = qv if encoded.ranking is None else np.asarray(encoded.ranking, dtype=np.float32).reshape(-1)
         ranked = views if qr is qv else {name: np.asarray(r @ qr, dtype=np.float32) for name, r in rows.items()}
-        k = min(self.top_passages, self.index.passage_index.ntotal)
-        p_scores, p_ids = self.index.passage_index.search(qv.reshape(1, -1), k)
         passage = np.zeros(len(self.index.sentences), dtype=np.float32)
-        for pid, score in zip(p_ids[0], p_scores[0], strict=True):
+        for pid, score in zip(proposed.passage_ids, proposed.passage_scores, strict=True):
             if pid >= 0:
                 members = self._passage_rows[pid]
                 passage[members] = np.maximum(passage[members], score)
@@ -356,7 +380,7 @@ class Retriever:
                 "heading": heading,
                 "lead": self._lead[ids],
             },
-            float(p_scores[0][0]) if k else 0.0,
+            float(proposed.passage_scores[0]) if len(proposed.passage_scores) else 0.0,
         )
 
     def combine(self, features: Features) -> np.ndarray:
@@ -365,9 +389,10 @@ class Retriever:
         total: np.ndarray = sum((getattr(w, name) * signals[name] for name in FEATURES), np.zeros(len(features.ids)))
         return total
 
-    def retrieve(self, query: str, encoded: Encoded, limit: int = 30) -> Retrieval:
-        """Score the candidate sentences for one normalised question, as the model encoded it; best ``limit`` first."""
-        features = self.features(query, encoded)
+    def retrieve(self, query: str, encoded: Encoded, limit: int = 30, proposed: Proposals | None = None) -> Retrieval:
+        """Score the candidate sentences for one normalised question, as the model encoded it; best ``limit`` first.
+        ``proposed``: see ``features``."""
+        features = self.features(query, encoded, proposed)
         combined, signals = self.combine(features), features.signals
         order = np.argsort(-combined)[:limit]
         rows = self.index.sentences

@@ -25,7 +25,7 @@ from kbot.knowledge_base import DEFAULT_KB, KnowledgeBase, as_resources, configu
 from kbot.quotes import QuoteSelector
 from kbot.reader import Reader, Reading, reader_id
 from kbot.registry import Registry
-from kbot.retrieval import Candidate, Retrieval
+from kbot.retrieval import Candidate, Proposals, Retrieval
 from kbot.safety import SafetyGate, order_help_lines
 
 
@@ -107,7 +107,7 @@ class KbotService:
         verdicts = [base.safety.classify(t) for base, t in zip(bases, texts, strict=True)]
         queries, encoded = self.encode_questions(texts, bases)
         answers: list[Answer | None] = []
-        retrieved: list[_Retrieved] = []  # answerable on retrieval's evidence: quoted once the reader has read them all
+        asking: list[tuple[_Retrieved, str]] = []  # for retrieval, with its normalised question
         for base, text, verdict, query, enc in zip(bases, texts, verdicts, queries, encoded, strict=True):
             if verdict.kind == "crisis":
                 answers.append(compose.crisis(text, base.help_lines(verdict), base.notice))
@@ -117,10 +117,13 @@ class KbotService:
                 answers.append(compose.declined(text, suggestions(base, enc.vector), base.notice, verdict.rule))
             else:  # an answer about an emergency carries the help lines too: its reader may be facing one
                 help_lines = base.resources if verdict.emergency_topic else ()
-                asked = _Retrieved(len(answers), base, text, enc, help_lines)
-                answers.append(self._retrieve(asked, query))
-                if answers[-1] is None:
-                    retrieved.append(asked)
+                asking.append((_Retrieved(len(answers), base, text, enc, help_lines), query))
+                answers.append(None)
+        retrieved: list[_Retrieved] = []  # answerable on retrieval's evidence: quoted once the reader has read them all
+        for (asked, query), proposed in zip(asking, self.propose([a for a, _ in asking]), strict=True):
+            answers[asked.slot] = self._retrieve(asked, query, proposed)
+            if answers[asked.slot] is None:
+                retrieved.append(asked)
         for asked, candidates in zip(retrieved, self._read(retrieved), strict=True):
             answers[asked.slot] = self._quote(asked, candidates)
         filled = [a for a in answers if a is not None]
@@ -145,12 +148,24 @@ class KbotService:
                 encoded[i] = dataclasses.replace(encoded[i], ranking=vector)
         return queries, encoded
 
-    def _retrieve(self, asked: _Retrieved, query: str) -> Answer | None:
+    def propose(self, asking: Sequence[_Retrieved]) -> list[Proposals]:
+        """What the FAISS indexes propose for each question, searched together with the others of its knowledge base
+        (``Retriever.propose``)."""
+        together: dict[str, list[_Retrieved]] = {}
+        for asked in asking:
+            together.setdefault(asked.base.name, []).append(asked)
+        found: dict[int, Proposals] = {}
+        for group in together.values():
+            proposals = group[0].base.retriever.propose([asked.encoded.vector for asked in group])
+            found.update((asked.slot, proposed) for asked, proposed in zip(group, proposals, strict=True))
+        return [found[asked.slot] for asked in asking]
+
+    def _retrieve(self, asked: _Retrieved, query: str, proposed: Proposals | None = None) -> Answer | None:
         """The reply when retrieval's evidence does not let it answer; else None, and ``asked.found`` is set."""
         base, text, encoded = asked.base, asked.text, asked.encoded
         if not asks_something(text):
             return compose.no_answer(text, suggestions(base, encoded.vector), base.notice, {}, asked.help_lines)
-        asked.found = base.retriever.retrieve(query, encoded)
+        asked.found = base.retriever.retrieve(query, encoded, proposed=proposed)
         if not base.abstention.should_answer(asked.found):
             signals = evidence(asked.found)
             return compose.no_answer(text, suggestions(base, encoded.vector), base.notice, signals, asked.help_lines)
