@@ -1,10 +1,10 @@
 """Training the reader's question adapter (``adapter.py``) from MedQuAD's ``train`` documents, reproducibly.
 
-    .venv/bin/python -m kbot.reader.adapting ../shared/medquad --out src/kbot/data/reader --articles 1000
+    .venv/bin/python -m kbot.reader.adapting ../shared/medquad --out src/kbot/data/reader --articles 2000
 
-1. A library of ``--articles`` train documents, spread evenly by id, indexed by kbot in a work folder: the same
-   library as the cross-encoder's training (``kbot.reader.training``), in float32 on every CPU so that a run on
-   another machine draws the same examples.
+1. A library of ``--articles`` train documents, spread evenly by id, indexed by kbot in a work folder (at 1,000, the
+   same library as the cross-encoder's training, ``kbot.reader.training``; the shipped adapter read 2,000, since it
+   overfitted 1,000), in float32 on every CPU so that a run on another machine draws the same examples.
 2. Questions: each section's templated question and two patient phrasings of it (``medquad.questions``), with the
    section's evidence sentences.
 3. For each question, kbot's own best ``TOP`` candidates (abstention off, no reader), with what the question's vector
@@ -160,7 +160,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("medquad", type=Path, help="the folder of MedQuAD's documents.jsonl.gz (../shared/medquad)")
     parser.add_argument("--out", type=Path, required=True, help="the reader's folder to write adapter.npz into")
     parser.add_argument("--work", type=Path, help="a folder to keep the training library and its index in")
-    parser.add_argument("--articles", type=int, default=1000)
+    parser.add_argument("--articles", type=int, default=2000)
     args = parser.parse_args(argv)
     started = time.perf_counter()
     work = args.work or Path(tempfile.mkdtemp(prefix="kbot-adapter-"))
