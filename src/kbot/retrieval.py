@@ -319,7 +319,7 @@ class Retriever:
             views = (ann.nearest_each(self.index.view_indexes[v], queries, self.per_signal) for v in self.index.views)
             nearest = list(zip(*views, strict=True))
         k = min(self.top_passages, self.index.passage_index.ntotal)
-        scores, ids = self.index.passage_index.search(queries, k)
+        scores, ids = ann.search(self.index.passage_index, queries, k)
         return [Proposals(n, s, i) for n, s, i in zip(nearest, scores, ids, strict=True)]
 
     def _candidates(self, proposed: Proposals, coverage: np.ndarray, bm25: np.ndarray) -> np.ndarray:
@@ -329,10 +329,12 @@ class Retriever:
             return self._quotable_ids
         k = self.per_signal
         found = list(proposed.nearest)
-        for signal in (coverage, bm25):  # zero outside the sentences holding a word of the question: only those
-            held = np.flatnonzero(signal)
-            held = held[self._quotable[held]]
-            found.append(held[_top(signal[held], k)])
+        # Both lexical signals are zero outside the sentences holding a word of the question: only those are ranked.
+        # (Found through a boolean mask: numpy finds the nonzero entries of a float array about 8x slower.)
+        held = np.flatnonzero(((coverage != 0) | (bm25 != 0)) & self._quotable)
+        for signal in (coverage, bm25):
+            scored = held[signal[held] != 0]
+            found.append(scored[_top(signal[scored], k)])
         return np.unique(np.concatenate(found))
 
     def features(self, query: str, encoded: Encoded, proposed: Proposals | None = None) -> Features:
@@ -345,12 +347,16 @@ class Retriever:
         tokens = self._words([query])[0]
         coverage, bm25 = self._coverage(tokens), self._bm25_scores(tokens)  # sparse: cheap over every sentence
         ids = self._candidates(proposed, coverage, bm25)
-        rows = {name: vectors[ids] for name, vectors in self.index.views.items()}  # read from the mapped views once
-        views = {name: np.asarray(r @ qv, dtype=np.float32) for name, r in rows.items()}
         # Candidates are ranked by the adapted vector where there is one (the reader's adapter, kbot.reader.adapter);
         # abstention reads any_view, the question's own cosines, which its thresholds were chosen on.
         qr = qv if encoded.ranking is None else np.asarray(encoded.ranking, dtype=np.float32).reshape(-1)
-        ranked = views if qr is qv else {name: np.asarray(r @ qr, dtype=np.float32) for name, r in rows.items()}
+        # Every view's rows, read from the mapped float16 files once and made float32: one BLAS product for both
+        # vectors (numpy multiplies float16 by float32 about 25 times slower, outside BLAS).
+        n, names = len(ids), list(self.index.views)
+        rows = np.concatenate([self.index.views[name][ids] for name in names]).astype(np.float32)
+        products = rows @ np.stack([qv, qr], axis=1)
+        views = {name: products[i * n : (i + 1) * n, 0] for i, name in enumerate(names)}
+        ranked = views if qr is qv else {name: products[i * n : (i + 1) * n, 1] for i, name in enumerate(names)}
         passage = np.zeros(len(self.index.sentences), dtype=np.float32)
         for pid, score in zip(proposed.passage_ids, proposed.passage_scores, strict=True):
             if pid >= 0:
@@ -367,7 +373,7 @@ class Retriever:
         pieces[among] = self._piece_match(encoded, ids[among])
         headings = self._heading_of[ids]
         heading = np.zeros(len(ids), dtype=np.float32)
-        heading[headings >= 0] = np.asarray(self.index.views["sentences"][headings[headings >= 0]]) @ qr
+        heading[headings >= 0] = self.index.views["sentences"][headings[headings >= 0]].astype(np.float32) @ qr
         return Features(
             ids,
             {
