@@ -73,3 +73,24 @@ def test_bfloat16_gives_the_float32_vectors_within_a_cosine_of_0_9995(real_embed
         assert torch.is_autocast_enabled("cpu")
     with precision(False):
         assert not torch.is_autocast_enabled("cpu")
+
+
+def test_one_batch_gives_what_sentence_transformers_encode_gives_bit_for_bit(real_embedder: Embedder) -> None:
+    """A server's questions skip ``SentenceTransformer.encode`` (its per-call work) for the model's own pipeline: the
+    same vectors and pieces, whatever the texts' lengths and order in the batch."""
+    from typing import Any, cast
+
+    from kbot.embedding import SentenceTransformerEmbedder, precision
+
+    assert isinstance(real_embedder, SentenceTransformerEmbedder)
+    texts = [TEXTS[1], "What is it?", TEXTS[0], "Can ketamine be taken at home, and who watches over the dose?"]
+    with precision(real_embedder._bf16):
+        library = cast("list[dict[str, Any]]", real_embedder._model.encode(texts, output_value=None))
+    for mine, theirs in zip(real_embedder._one_batch(texts), library, strict=True):
+        length = int(theirs["attention_mask"].sum())
+        assert int(mine["attention_mask"].sum()) == length
+        for name in ("input_ids", "token_embeddings"):
+            assert mine[name][:length].equal(theirs[name][:length])
+        assert mine["sentence_embedding"].equal(theirs["sentence_embedding"])
+    assert "".join(real_embedder.encode(texts)[2].pieces).replace("##", "") == "isketamineanopioid"
+    assert real_embedder.encode([]) == []

@@ -79,6 +79,22 @@ def test_an_int8_reader_ranks_as_the_shipped_one_does(reader: Reader) -> None:
     assert [m.out_features for m in quantised._model.modules() if isinstance(m, torch.nn.Linear)] == [1]
 
 
+@pytest.mark.model
+def test_in_bfloat16_the_weights_are_cast_once_for_the_scores_autocast_gives() -> None:
+    import torch
+
+    narrow = Reader(bf16=True).load()
+    question, passages = "what causes gout", ["Gout: Causes. Too much uric acid.", "Gout: Treatment. Rest and ice."]
+    cast_once = narrow.logits(question, passages)
+    linear = [m for m in narrow._model.modules() if isinstance(m, torch.nn.Linear)]
+    assert linear and {p.dtype for m in linear for p in m.parameters()} == {torch.bfloat16}
+    for module in linear:  # float32 again: autocast casts them at every pass, to the same values
+        module.float()
+    assert np.array_equal(narrow.logits(question, passages), cast_once)
+    wide = Reader(bf16=False).load()
+    assert {p.dtype for p in wide._model.model.parameters()} == {torch.float32}
+
+
 def _candidate(i: int, score: float) -> Candidate:
     row = SentenceRow(i, "a", i, BlockKind.PARAGRAPH, "", 0, 0, f"sentence {i}")
     return Candidate(row, score, score, 0.0, 0.0, 0.0)

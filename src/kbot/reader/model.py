@@ -22,7 +22,7 @@ import numpy as np
 
 from kbot.chunking import SentenceRow
 from kbot.config import Settings
-from kbot.embedding import precision
+from kbot.embedding import linear_in_bf16, precision
 from kbot.errors import InvalidSettings
 from kbot.reader.adapter import ADAPTER_FILE, QueryAdapter
 from kbot.retrieval import Candidate
@@ -111,6 +111,8 @@ class Reader:
         model.model.eval()
         if self.int8:
             _quantise(model)
+        else:  # the same scores bit for bit, without autocast casting every weight again at every pass
+            linear_in_bf16(model.model, self._bf16)
         return model
 
     def load(self) -> Reader:
