@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 
 _WORD = re.compile(r"[A-Za-z]+(?:['’][A-Za-z]+)?")
 _VOWELS = re.compile(r"[aeiouy]+")
@@ -22,6 +23,7 @@ def syllables(word: str) -> int:
     return max(1, count)
 
 
+@lru_cache(maxsize=1 << 15)  # quote selection grades 30 candidates an answer, the same sentences again and again
 def fk_grade(text: str) -> float:
     """The Flesch-Kincaid grade of ``text`` (0.0 for text with no words)."""
     words = _WORD.findall(text)
