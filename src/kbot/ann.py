@@ -81,11 +81,11 @@ def _reusable(before: Any | None, dim: int, rows: int) -> bool:
 
 
 def search(index: Any, vectors: Vectors, k: int) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:
-    """FAISS's ``index.search`` (scores and ids, -1 where fewer were found) on one OpenMP thread. A served question's
-    search is a few vectors: a second thread made a batch of four slower (4.5 against 2.4 ms a question on the full NIH
-    library), and FAISS's threads, its own OpenMP runtime's and as many as the cores in every thread that searches
-    whatever torch was told, spin after each search on the cores two batches' models are using."""
-    threads = faiss.omp_get_max_threads()  # this thread's own setting: put back after, for the builds' searches
+    """FAISS's ``index.search`` (scores and ids, -1 where fewer were found) on one OpenMP thread. FAISS has its own
+    OpenMP runtime, which gives every thread that searches as many threads as there are cores, whatever torch was
+    told: for a served batch's few vectors a second one made the search slower (a batch of four: 4.5 against 2.4 ms a
+    question on the full NIH library), and it spins after each search on the cores the other lane's models use."""
+    threads = faiss.omp_get_max_threads()  # the calling thread's own setting, put back after
     faiss.omp_set_num_threads(1)
     try:
         scores, ids = index.search(np.ascontiguousarray(vectors, dtype=np.float32), k)
