@@ -95,6 +95,19 @@ def test_in_bfloat16_the_weights_are_cast_once_for_the_scores_autocast_gives() -
     assert {p.dtype for p in wide._model.model.parameters()} == {torch.float32}
 
 
+@pytest.mark.model
+def test_pairs_are_padded_to_a_multiple_of_pad_to_word_pieces(reader: Reader) -> None:
+    """Fewer shapes of input: each is another oneDNN primitive cached and another buffer size for the allocator (a
+    server's memory grew with the questions it had seen)."""
+    from kbot.reader.model import PAD_TO
+
+    pairs = [("what causes gout", "Gout: Causes. Too much uric acid."), ("is it inherited", "Gout: Genetics. Rarely.")]
+    for batch in (pairs[:1], pairs):
+        features = reader._model.preprocess(batch)
+        assert features["input_ids"].shape[1] % PAD_TO == 0
+        assert features["input_ids"].shape[1] - int(features["attention_mask"].sum(dim=1).max()) < PAD_TO
+
+
 def _candidate(i: int, score: float) -> Candidate:
     row = SentenceRow(i, "a", i, BlockKind.PARAGRAPH, "", 0, 0, f"sentence {i}")
     return Candidate(row, score, score, 0.0, 0.0, 0.0)
