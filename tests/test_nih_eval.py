@@ -98,5 +98,5 @@ def test_a_batch_answers_each_question_as_it_would_alone(nih_settings: Settings,
         assert (one.status, one.text) == (other.status, other.text)
         spans = [[(q.source_id, q.start, q.end) for q in answer.quotes] for answer in (one, other)]
         assert spans[0] == spans[1]
-        # the reader reads a batch's pairs in passes padded to their longest: in bfloat16, its scores move a little
+        # the reader's passes pad to their longest pair (to a multiple of 8): in bfloat16, a batch moves scores a little
         assert [q.score for q in one.quotes] == pytest.approx([q.score for q in other.quotes], abs=1e-2)
