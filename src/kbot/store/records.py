@@ -6,11 +6,12 @@ An answer's record holds no question text; ``question`` is filled only when the 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal, get_args
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -70,19 +71,27 @@ class Vote:
     comment: str | None = None
 
 
-def write_answer(session: Session, record: AnswerRecord) -> None:
-    session.add(
-        AnswerRow(id=record.answer_id, hour=record.hour, kb=record.kb, status=record.status, evidence=record.evidence)
+def write_answers(session: Session, written: Sequence[AnswerRecord]) -> None:
+    """The records' rows, one INSERT of many rows per table (the answers first: PostgreSQL checks the quotes' foreign
+    key at once)."""
+    session.execute(
+        insert(AnswerRow),
+        [{"id": r.answer_id, "hour": r.hour, "kb": r.kb, "status": r.status, "evidence": r.evidence} for r in written],
     )
-    session.flush()  # the answer row first: PostgreSQL checks the quotes' foreign key at once
-    for position, (source_id, start, end, score) in enumerate(record.quotes):
-        session.add(
-            QuoteRow(
-                answer_id=record.answer_id, position=position, source_id=source_id, start=start, end=end, score=score
-            )
-        )
-    if record.question is not None:
-        session.add(QuestionRow(answer_id=record.answer_id, hour=record.hour, why="no_answer", text=record.question))
+    quotes = [
+        {"answer_id": r.answer_id, "position": i, "source_id": source_id, "start": start, "end": end, "score": score}
+        for r in written
+        for i, (source_id, start, end, score) in enumerate(r.quotes)
+    ]
+    if quotes:
+        session.execute(insert(QuoteRow), quotes)
+    questions = [
+        {"answer_id": r.answer_id, "hour": r.hour, "why": "no_answer", "text": r.question}
+        for r in written
+        if r.question is not None
+    ]
+    if questions:
+        session.execute(insert(QuestionRow), questions)
 
 
 def write_vote(session: Session, vote: Vote, *, window: timedelta, question: str | None, now: datetime) -> None:

@@ -16,6 +16,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import Future
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy import Engine
@@ -31,7 +32,9 @@ from kbot.store.scrub import scrub
 log = logging.getLogger("kbot.store")
 T = TypeVar("T")
 QUEUE_SIZE = 10_000  # writes waiting; beyond it they are dropped (and counted), never waited for
-GROUP_MAX = 256  # answer records written in one transaction (SQLite: 0.9 ms of CPU a record one by one, 0.4-0.6 so)
+# Answer records written in one transaction, one INSERT per table (SQLite, groups of four: 0.19 ms of CPU a record,
+# 0.56 with an INSERT per row; groups of forty: 0.07 against 0.47)
+GROUP_MAX = 256
 PURGE_EVERY_S = 3600.0
 PENDING_MAX = 10_000
 UNAVAILABLE = "Feedback cannot be saved right now; please try again later"
@@ -94,7 +97,7 @@ class Store:
             record = records.AnswerRecord.of(answer, kb, keep_question=keep)
             if keep and answer.status in (Status.ANSWERED, Status.DECLINED):
                 self._remember(answer.answer_id, scrub(answer.question))
-            self.submit(lambda session: records.write_answer(session, record), grouped=True)
+            self._put(_Job(None, Future(), record))
         except Exception:
             log.exception("recording an answer failed")
             self.failures += 1
@@ -109,20 +112,21 @@ class Store:
             lambda session: records.write_vote(session, vote, window=self.window, question=question, now=now)
         )
 
-    def submit(self, job: Callable[[Session], T], *, grouped: bool = False) -> Future[T]:
-        """Queue ``job``. ``grouped``: it never raises on purpose (an answer's record), so that it may share one
-        transaction with the records queued beside it."""
-        future: Future[T] = Future()
+    def submit(self, job: Callable[[Session], T]) -> Future[T]:
+        """Queue ``job``, to run in a transaction of its own."""
+        return self._put(_Job(job, Future()))
+
+    def _put(self, item: _Job) -> Future[Any]:
         if not self.ready:
             self.dropped += 1
-            future.set_exception(FeedbackRefused("store_unavailable", UNAVAILABLE))
-            return future
+            item.future.set_exception(FeedbackRefused("store_unavailable", UNAVAILABLE))
+            return item.future
         try:
-            self._jobs.put_nowait(_Job(job, future, grouped))
+            self._jobs.put_nowait(item)
         except queue.Full:
             self.dropped += 1
-            future.set_exception(FeedbackRefused("store_unavailable", UNAVAILABLE))
-        return future
+            item.future.set_exception(FeedbackRefused("store_unavailable", UNAVAILABLE))
+        return item.future
 
     def health(self) -> dict[str, Any]:
         return {
@@ -145,35 +149,35 @@ class Store:
                     items.append(self._jobs.get_nowait())
                 except queue.Empty:
                     break
-            group: list[_Job] = []
+            group: list[tuple[records.AnswerRecord, Future[Any]]] = []
             for item in items:
-                if item is not None and item.grouped:
-                    group.append(item)
+                if item is not None and item.record is not None:
+                    group.append((item.record, item.future))
                     continue
                 self._write_group(group)
                 group = []
                 if item is None:
                     return
+                assert item.job is not None
                 self._execute(item.job, item.future)
             self._write_group(group)
 
-    def _write_group(self, group: list[_Job]) -> None:
-        """Answer records in one transaction; if it fails, each alone, so that one bad record loses only itself."""
-        if len(group) <= 1:
-            for item in group:
-                self._execute(item.job, item.future)
-            return
+    def _write_group(self, group: list[tuple[records.AnswerRecord, Future[Any]]]) -> None:
+        """Answer records in one transaction, one INSERT per table; if it fails, each alone, so that one bad record
+        loses only itself."""
         assert self._sessions is not None
-        try:
-            with self._sessions.begin() as session:
-                results = [item.job(session) for item in group]
-        except Exception:
-            log.debug("a group of %d records failed, writing them one by one", len(group), exc_info=True)
-            for item in group:
-                self._execute(item.job, item.future)
-            return
-        for item, result in zip(group, results, strict=True):
-            item.future.set_result(result)
+        if len(group) > 1:
+            try:
+                with self._sessions.begin() as session:
+                    records.write_answers(session, [record for record, _ in group])
+            except Exception:
+                log.debug("a group of %d records failed, writing them one by one", len(group), exc_info=True)
+            else:
+                for _, future in group:
+                    future.set_result(None)
+                return
+        for record, future in group:
+            self._execute(partial(records.write_answers, written=[record]), future)
 
     def _execute(self, job: Callable[[Session], Any], future: Future[Any]) -> None:
         assert self._sessions is not None
@@ -211,6 +215,8 @@ class Store:
 
 
 class _Job(NamedTuple):
-    job: Callable[[Session], Any]
+    """A write: ``job`` in a transaction of its own, or an answer's ``record``, written with those queued beside it."""
+
+    job: Callable[[Session], Any] | None
     future: Future[Any]
-    grouped: bool = False
+    record: records.AnswerRecord | None = None
