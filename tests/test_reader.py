@@ -80,6 +80,35 @@ def test_an_int8_reader_ranks_as_the_shipped_one_does(reader: Reader) -> None:
 
 
 @pytest.mark.model
+def test_an_int8_reader_scores_a_question_the_same_whatever_is_read_beside_it() -> None:
+    """int8 takes one scale for a pass's whole input, so the server's micro-batches would change a patient's answer
+    with the traffic around it; each question's pairs are read in passes of their own instead."""
+    quantised = Reader(int8=True).load()
+    gout = [
+        ("what causes gout", "Gout: Causes. Gout is caused by too much uric acid in the blood, which forms crystals."),
+        ("what causes gout", "Gout: Treatment. Doctors treat gout attacks with anti-inflammatory medicines and rest."),
+        ("what causes gout", "Gout: Symptoms. A gout attack brings sudden pain, swelling and redness in a joint."),
+    ]
+    other = [
+        (
+            "IS ASTHMA INHERITED??? my son wheezes at night",
+            "Asthma: Genetic changes. Asthma runs in families: a child with a parent who has asthma is three to six "
+            "times as likely to have it, though no single gene causes it and the environment (smoke, allergens, "
+            "infections) matters as much.",
+        ),
+        (
+            "IS ASTHMA INHERITED??? my son wheezes at night",
+            "Asthma: Outlook. Most children with asthma lead normal lives.",
+        ),
+    ]
+    alone = quantised._logits(gout)
+    beside = quantised._logits([other[0], gout[0], gout[1], other[1], gout[2]])
+    assert np.array_equal(beside[[1, 2, 4]], alone)
+    assert np.array_equal(beside[[0, 3]], quantised._logits(other))
+    assert not np.array_equal(quantised._predict(gout + other)[:3], alone)  # what one pass for both would give
+
+
+@pytest.mark.model
 def test_in_bfloat16_the_weights_are_cast_once_for_the_scores_autocast_gives() -> None:
     import torch
 

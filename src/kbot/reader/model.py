@@ -133,6 +133,19 @@ class Reader:
         return self._probabilities([(question, p) for p in passages])
 
     def _logits(self, pairs: Sequence[tuple[str, str]]) -> np.ndarray:
+        if not self.int8 or len({question for question, _ in pairs}) < 2:
+            return self._predict(pairs)
+        # int8 takes one scale for a pass's whole input: each question's pairs in passes of their own, so that its
+        # scores never depend on the questions read beside it (as many passes cost the same as mixed ones in int8)
+        asked: dict[str, list[int]] = {}
+        for i, (question, _) in enumerate(pairs):
+            asked.setdefault(question, []).append(i)
+        scores = np.empty(len(pairs), dtype=np.float32)
+        for rows in asked.values():
+            scores[rows] = self._predict([pairs[i] for i in rows])
+        return scores
+
+    def _predict(self, pairs: Sequence[tuple[str, str]]) -> np.ndarray:
         if not pairs:
             return np.zeros(0, dtype=np.float32)
         with precision(False if self.int8 else self._bf16):  # int8 layers take float32 in
@@ -237,8 +250,9 @@ class Reading(NamedTuple):
 def _quantise(model: Any) -> None:
     """Dynamic int8 for the linear layers, in place: each weight matrix with a scale per output channel, and each
     input with one scale, taken from the whole pass when it comes (so a pair's score depends a little on the pairs
-    read beside it). The one-output classifier stays in float32. One scale per matrix, as before 2026-12-07, lost a
-    point of support@1 on NIH dev where a scale per channel lost none (eval/reader_precision.py, eval/README.md)."""
+    read beside it, and Reader._logits reads each question's pairs apart). The one-output classifier stays in float32.
+    One scale per matrix, as before 2026-12-07, lost a point of support@1 on NIH dev where a scale per channel lost
+    none (eval/reader_precision.py, eval/README.md)."""
     import torch
     from torch.ao.quantization import per_channel_dynamic_qconfig
 
