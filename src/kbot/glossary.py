@@ -136,7 +136,7 @@ class Definition:
     row: SentenceRow
     pattern: re.Pattern[str]
 
-    @property
+    @cached_property
     def words(self) -> list[str]:
         """The words (\\w+, lower case) its pattern looks for, the last one singular."""
         return _TOKEN.findall(_stem(self.term).lower())
@@ -243,6 +243,8 @@ class Glossary:
         near = sorted({i for w in words for i in self._by_first_word.get(w, ())})  # searching all: 38 ms on NIH
         hits: list[tuple[int, int, Definition]] = []
         for d in (self.definitions[i] for i in near):
+            if not words.issuperset(d.words):
+                continue  # a word of the term is in no quote (41 definitions a full NIH answer to search, 4 so)
             if any(q.source_id == d.row.source_id and q.start < d.row.end and d.row.start < q.end for q in quotes):
                 continue  # the reader is already reading its definition
             for n, q in enumerate(quotes):

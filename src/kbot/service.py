@@ -19,7 +19,7 @@ from kbot.config import Settings
 from kbot.domain import Answer, Resource
 from kbot.embedding import Embedder, Encoded, load_embedder
 from kbot.errors import IndexMissing, InvalidQuestion, InvalidSettings
-from kbot.guidance import contact_of, follow_ups, glossary_of, on_logistics, suggestions
+from kbot.guidance import closeness, contact_of, follow_ups, glossary_of, on_logistics, suggestions
 from kbot.index import build_index, current_build, kb_index_dir
 from kbot.knowledge_base import DEFAULT_KB, KnowledgeBase, as_resources, configured
 from kbot.quotes import QuoteSelector
@@ -124,8 +124,9 @@ class KbotService:
             answers[asked.slot] = self._retrieve(asked, query, proposed)
             if answers[asked.slot] is None:
                 retrieved.append(asked)
-        for asked, candidates in zip(retrieved, self._read(retrieved), strict=True):
-            answers[asked.slot] = self._quote(asked, candidates)
+        near = self._closeness(retrieved)
+        for asked, candidates, row in zip(retrieved, self._read(retrieved), near, strict=True):
+            answers[asked.slot] = self._quote(asked, candidates, row)
         filled = [a for a in answers if a is not None]
         assert len(filled) == len(answers), "every question gets its answer, in its place"
         return filled
@@ -184,7 +185,19 @@ class KbotService:
             )
         return self.reader.rerank_batch(readings)
 
-    def _quote(self, asked: _Retrieved, candidates: Sequence[Candidate]) -> Answer:
+    def _closeness(self, retrieved: Sequence[_Retrieved]) -> list[np.ndarray]:
+        """Each question's closeness to its knowledge base's questions (for its follow-ups), in one product for those
+        of the same knowledge base (``guidance.closeness``)."""
+        together: dict[str, list[_Retrieved]] = {}
+        for asked in retrieved:
+            together.setdefault(asked.base.name, []).append(asked)
+        found: dict[int, np.ndarray] = {}
+        for group in together.values():
+            rows = closeness(group[0].base, np.stack([asked.encoded.vector for asked in group]))
+            found.update((asked.slot, row) for asked, row in zip(group, rows, strict=True))
+        return [found[asked.slot] for asked in retrieved]
+
+    def _quote(self, asked: _Retrieved, candidates: Sequence[Candidate], near: np.ndarray) -> Answer:
         base, text, encoded, help_lines = asked.base, asked.text, asked.encoded, asked.help_lines
         assert asked.found is not None
         signals = evidence(asked.found)
@@ -194,7 +207,7 @@ class KbotService:
         reply = compose.answered(text, selections, base.index.documents, base.notice, signals, help_lines)
         return dataclasses.replace(
             reply,
-            follow_ups=follow_ups(base, encoded.vector, reply),
+            follow_ups=follow_ups(base, encoded.vector, reply, near),
             glossary=glossary_of(base).for_quotes(reply.quotes),
         )
 
