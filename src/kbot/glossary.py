@@ -244,7 +244,7 @@ class Glossary:
         hits: list[tuple[int, int, Definition]] = []
         for d in (self.definitions[i] for i in near):
             if not words.issuperset(d.words):
-                continue  # a word of the term is in no quote (41 definitions a full NIH answer to search, 4 so)
+                continue  # a word of the term is in no quote (a full NIH answer: 41 definitions to search, 5 so)
             if any(q.source_id == d.row.source_id and q.start < d.row.end and d.row.start < q.end for q in quotes):
                 continue  # the reader is already reading its definition
             for n, q in enumerate(quotes):
