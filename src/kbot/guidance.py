@@ -72,7 +72,7 @@ def _ranked_questions(derived: _Derived, closeness: np.ndarray, first: int = 64)
     yield from (derived.questions[i] for i in order)
 
 
-def closeness(base: KnowledgeBase, vectors: np.ndarray) -> np.ndarray:
+def closeness_to_questions(base: KnowledgeBase, vectors: np.ndarray) -> np.ndarray:
     """The cosine of each question vector (a row of ``vectors``) with each of the knowledge base's questions, in one
     product: the full NIH library's 17,000 questions are 26 MB to read, 1.8 ms a question one by one on a core and
     0.6 in eights."""
@@ -91,7 +91,7 @@ def suggestions(
     """Questions the knowledge base answers (its FAQ questions and question headings), closest to the question first,
     in sentence case, each once; none whose key is in ``skip`` or is that of a question at least ``same`` close to
     this one (it asks it again), none as close as ``distinct`` to one already picked. ``near``: the question's row of
-    ``closeness``, if worked out already."""
+    ``closeness_to_questions``, if worked out already."""
     derived = _of(base)
     closeness = derived.question_vectors @ np.asarray(vector, dtype=np.float32).reshape(-1) if near is None else near
     vectors = np.asarray(base.index.sentence_vectors)

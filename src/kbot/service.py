@@ -19,7 +19,7 @@ from kbot.config import Settings
 from kbot.domain import Answer, Resource
 from kbot.embedding import Embedder, Encoded, load_embedder
 from kbot.errors import IndexMissing, InvalidQuestion, InvalidSettings
-from kbot.guidance import closeness, contact_of, follow_ups, glossary_of, on_logistics, suggestions
+from kbot.guidance import closeness_to_questions, contact_of, follow_ups, glossary_of, on_logistics, suggestions
 from kbot.index import build_index, current_build, kb_index_dir
 from kbot.knowledge_base import DEFAULT_KB, KnowledgeBase, as_resources, configured
 from kbot.quotes import QuoteSelector
@@ -187,13 +187,13 @@ class KbotService:
 
     def _closeness(self, retrieved: Sequence[_Retrieved]) -> list[np.ndarray]:
         """Each question's closeness to its knowledge base's questions (for its follow-ups), in one product for those
-        of the same knowledge base (``guidance.closeness``)."""
+        of the same knowledge base (``guidance.closeness_to_questions``)."""
         together: dict[str, list[_Retrieved]] = {}
         for asked in retrieved:
             together.setdefault(asked.base.name, []).append(asked)
         found: dict[int, np.ndarray] = {}
         for group in together.values():
-            rows = closeness(group[0].base, np.stack([asked.encoded.vector for asked in group]))
+            rows = closeness_to_questions(group[0].base, np.stack([asked.encoded.vector for asked in group]))
             found.update((asked.slot, row) for asked, row in zip(group, rows, strict=True))
         return [found[asked.slot] for asked in retrieved]
 
