@@ -84,8 +84,9 @@ def test_the_library_calibrated_on_itself_answers_and_declines_nine_in_ten_of_de
 
 @pytest.mark.model
 def test_a_batch_answers_each_question_as_it_would_alone(nih_settings: Settings, real_embedder: Embedder) -> None:
-    """ask_batch searches the FAISS indexes once for all its questions (``KbotService.propose``): every answer is the
-    one the question gets alone, on a library large enough that FAISS proposes its candidates."""
+    """ask_batch searches the FAISS indexes once for all its questions (``KbotService.propose``) and reads their
+    closeness to the library's questions in one product (``guidance.closeness_to_questions``): every answer is the one
+    the question gets alone, on a library large enough that FAISS proposes its candidates."""
     service = KbotService.load(nih_settings, real_embedder, only=["nih"])
     base = service.kb("nih")
     quotable = sum(row.quotable for row in base.index.sentences)
@@ -98,5 +99,7 @@ def test_a_batch_answers_each_question_as_it_would_alone(nih_settings: Settings,
         assert (one.status, one.text) == (other.status, other.text)
         spans = [[(q.source_id, q.start, q.end) for q in answer.quotes] for answer in (one, other)]
         assert spans[0] == spans[1]
-        # the reader's passes pad to their longest pair (to a multiple of 8): in bfloat16, a batch moves scores a little
+        # the encoder pads a batch's questions to the longest: in bfloat16 that moves a question's vector, and so its
+        # scores, a little (the reader reads each question's pairs apart)
         assert [q.score for q in one.quotes] == pytest.approx([q.score for q in other.quotes], abs=1e-2)
+        assert (one.follow_ups, one.glossary) == (other.follow_ups, other.glossary)  # one product for the batch's
