@@ -6,9 +6,10 @@ question ──safety──> retrieval (dense + lexical) ──> abstention ─�
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TypeVar
 
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -27,6 +28,8 @@ from kbot.reader import Reader, Reading, reader_id
 from kbot.registry import Registry
 from kbot.retrieval import Candidate, Proposals, Retrieval
 from kbot.safety import SafetyGate, order_help_lines
+
+T = TypeVar("T")
 
 
 def validate_question(question: str, max_chars: int) -> str:
@@ -152,14 +155,7 @@ class KbotService:
     def propose(self, asking: Sequence[_Retrieved]) -> list[Proposals]:
         """What the FAISS indexes propose for each question, searched together with the others of its knowledge base
         (``Retriever.propose``)."""
-        together: dict[str, list[_Retrieved]] = {}
-        for asked in asking:
-            together.setdefault(asked.base.name, []).append(asked)
-        found: dict[int, Proposals] = {}
-        for group in together.values():
-            proposals = group[0].base.retriever.propose([asked.encoded.vector for asked in group])
-            found.update((asked.slot, proposed) for asked, proposed in zip(group, proposals, strict=True))
-        return [found[asked.slot] for asked in asking]
+        return _per_knowledge_base(asking, lambda base, vectors: base.retriever.propose(list(vectors)))
 
     def _retrieve(self, asked: _Retrieved, query: str, proposed: Proposals | None = None) -> Answer | None:
         """The reply when retrieval's evidence does not let it answer; else None, and ``asked.found`` is set."""
@@ -188,14 +184,7 @@ class KbotService:
     def _closeness(self, retrieved: Sequence[_Retrieved]) -> list[np.ndarray]:
         """Each question's closeness to its knowledge base's questions (for its follow-ups), in one product for those
         of the same knowledge base (``guidance.closeness_to_questions``)."""
-        together: dict[str, list[_Retrieved]] = {}
-        for asked in retrieved:
-            together.setdefault(asked.base.name, []).append(asked)
-        found: dict[int, np.ndarray] = {}
-        for group in together.values():
-            rows = closeness_to_questions(group[0].base, np.stack([asked.encoded.vector for asked in group]))
-            found.update((asked.slot, row) for asked, row in zip(group, rows, strict=True))
-        return [found[asked.slot] for asked in retrieved]
+        return _per_knowledge_base(retrieved, closeness_to_questions)
 
     def _quote(self, asked: _Retrieved, candidates: Sequence[Candidate], near: np.ndarray) -> Answer:
         base, text, encoded, help_lines = asked.base, asked.text, asked.encoded, asked.help_lines
@@ -222,6 +211,21 @@ class _Retrieved:
     encoded: Encoded
     help_lines: tuple[Resource, ...]
     found: Retrieval | None = None
+
+
+def _per_knowledge_base(
+    asking: Sequence[_Retrieved], work: Callable[[KnowledgeBase, np.ndarray], Iterable[T]]
+) -> list[T]:
+    """``work`` done once per knowledge base, on the stacked vectors of its questions among ``asking`` (one FAISS
+    search, one product), each question's result in ``asking``'s order."""
+    together: dict[str, list[_Retrieved]] = {}
+    for asked in asking:
+        together.setdefault(asked.base.name, []).append(asked)
+    found: dict[int, T] = {}
+    for group in together.values():
+        results = work(group[0].base, np.stack([asked.encoded.vector for asked in group]))
+        found.update((asked.slot, result) for asked, result in zip(group, results, strict=True))
+    return [found[asked.slot] for asked in asking]
 
 
 def asks_something(text: str) -> bool:
